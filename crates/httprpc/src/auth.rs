@@ -1,0 +1,311 @@
+//! Authentication: the cookie file, `-rpcuser`/`-rpcpassword` and `-rpcauth`.
+//!
+//! Every credential is stored the way Core master stores it, as a
+//! `(user, salt, HMAC-SHA256(salt, password))` entry, so one timing-resistant
+//! comparison path serves all three sources.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use bitcoin_hashes::{hmac, sha256, Hash as _, HashEngine as _};
+
+/// The user name of the cookie credential.
+pub const COOKIEAUTH_USER: &str = "__cookie__";
+
+/// Where and how to write the cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieConfig {
+    /// The cookie's path (`<datadir>/<chain>/.cookie` by default).
+    pub path: PathBuf,
+    /// File mode bits (0o600 for `owner`, 0o640 `group`, 0o644 `all`).
+    pub mode: u32,
+}
+
+/// The authentication slice of the node's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `-rpcuser`.
+    pub user: String,
+    /// `-rpcpassword`; when empty a cookie is generated instead.
+    pub password: String,
+    /// `-rpcauth` entries, `<user>:<salt>$<hash>`.
+    pub rpcauth: Vec<String>,
+    /// The cookie to write when no password is set; `None` for
+    /// `-norpccookiefile`.
+    pub cookie: Option<CookieConfig>,
+}
+
+/// Errors while setting authentication up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A `-rpcauth` value is not `<user>:<salt>$<hash>`.
+    #[error("Invalid -rpcauth argument.")]
+    InvalidRpcAuth,
+    /// The cookie could not be written.
+    #[error("Unable to open cookie authentication file {path} for writing: {source}")]
+    Cookie {
+        /// The path that failed.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// `-rpccookieperms` to mode bits (`owner`, `group`, `all`).
+#[must_use]
+pub fn cookie_perms(value: &str) -> Option<u32> {
+    match value {
+        "owner" => Some(0o600),
+        "group" => Some(0o640),
+        "all" => Some(0o644),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    user: String,
+    salt: String,
+    hash: String,
+}
+
+/// The set of accepted credentials.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    entries: Vec<Entry>,
+}
+
+/// A cookie file this process wrote; deleted by StopRPC.
+#[derive(Debug)]
+pub struct CookieFile {
+    path: PathBuf,
+}
+
+impl CookieFile {
+    /// The cookie's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Deletes the file (failure only warns, as in Core).
+    pub fn delete(self) {
+        if let Err(e) = fs::remove_file(&self.path) {
+            tracing::warn!("Unable to remove random auth cookie file {}: {e}", self.path.display());
+        }
+    }
+}
+
+fn hmac_hex(salt: &str, password: &str) -> String {
+    let mut engine = hmac::HmacEngine::<sha256::Hash>::new(salt.as_bytes());
+    engine.input(password.as_bytes());
+    let mac = hmac::Hmac::<sha256::Hash>::from_engine(engine);
+    hex(mac.as_byte_array())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // The OS random source does not fail on supported platforms; if it did,
+    // a zero cookie would still only be readable by the node's own user, but
+    // refuse to continue rather than weaken auth silently.
+    getrandom::fill(&mut buf).expect("the operating system's random source is available");
+    buf
+}
+
+/// Compares without an early exit, so timing does not reveal where two
+/// secrets first differ.
+fn timing_resistant_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+impl Credentials {
+    /// Builds the credential set, writing the cookie when no password is set.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidRpcAuth`] or [`AuthError::Cookie`].
+    pub fn init(config: &AuthConfig) -> Result<(Self, Option<CookieFile>), AuthError> {
+        let mut creds = Self::default();
+        let mut cookie = None;
+        let (user, pass) = if config.password.is_empty() {
+            match &config.cookie {
+                Some(cc) => {
+                    let secret = hex(&random_bytes::<32>());
+                    write_cookie(cc, &format!("{COOKIEAUTH_USER}:{secret}"))?;
+                    tracing::info!("Generated RPC authentication cookie {}", cc.path.display());
+                    tracing::info!("Permissions used for cookie: {}", perm_string(cc.mode));
+                    tracing::info!("Using random cookie authentication.");
+                    cookie = Some(CookieFile { path: cc.path.clone() });
+                    (COOKIEAUTH_USER.to_owned(), secret)
+                }
+                None => {
+                    tracing::info!("RPC authentication cookie file generation is disabled.");
+                    (String::new(), String::new())
+                }
+            }
+        } else {
+            tracing::info!("Using rpcuser/rpcpassword authentication.");
+            tracing::warn!("The use of rpcuser/rpcpassword is less secure, because credentials are configured in plain text. It is recommended that locally-run instances switch to cookie-based auth, or otherwise to use hashed rpcauth credentials. See share/rpcauth in the source directory for more information.");
+            (config.user.clone(), config.password.clone())
+        };
+        if !user.is_empty() || !pass.is_empty() {
+            let salt = hex(&random_bytes::<16>());
+            let hash = hmac_hex(&salt, &pass);
+            creds.entries.push(Entry { user, salt, hash });
+        }
+        if !config.rpcauth.is_empty() {
+            tracing::info!("Using rpcauth authentication.");
+        }
+        for value in &config.rpcauth {
+            let fields: Vec<&str> = value.split(':').collect();
+            let salt_hash: Vec<&str> = fields.last().map(|f| f.split('$').collect()).unwrap_or_default();
+            if fields.len() != 2 || salt_hash.len() != 2 {
+                tracing::warn!("Invalid -rpcauth argument.");
+                return Err(AuthError::InvalidRpcAuth);
+            }
+            creds.entries.push(Entry {
+                user: fields[0].to_owned(),
+                salt: salt_hash[0].to_owned(),
+                hash: salt_hash[1].to_owned(),
+            });
+        }
+        Ok((creds, cookie))
+    }
+
+    /// Checks an `Authorization` header value. Returns the user name when the
+    /// credentials are valid.
+    #[must_use]
+    pub fn check(&self, authorization: &str) -> Option<String> {
+        let encoded = authorization.strip_prefix("Basic ")?.trim();
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+        let decoded = String::from_utf8_lossy(&decoded);
+        let (user, pass) = decoded.split_once(':')?;
+        let ok = self.entries.iter().any(|e| {
+            timing_resistant_eq(e.user.as_bytes(), user.as_bytes())
+                && timing_resistant_eq(hmac_hex(&e.salt, pass).as_bytes(), e.hash.as_bytes())
+        });
+        ok.then(|| user.to_owned())
+    }
+}
+
+fn perm_string(mode: u32) -> String {
+    let bit = |m: u32, c: char| if mode & m != 0 { c } else { '-' };
+    [
+        bit(0o400, 'r'),
+        bit(0o200, 'w'),
+        bit(0o100, 'x'),
+        bit(0o040, 'r'),
+        bit(0o020, 'w'),
+        bit(0o010, 'x'),
+        bit(0o004, 'r'),
+        bit(0o002, 'w'),
+        bit(0o001, 'x'),
+    ]
+    .iter()
+    .collect()
+}
+
+fn write_cookie(cc: &CookieConfig, content: &str) -> Result<(), AuthError> {
+    let mut tmp = cc.path.clone().into_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let fail = |source| AuthError::Cookie { path: tmp.clone(), source };
+    let _ = fs::remove_file(&tmp);
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(cc.mode);
+    }
+    let mut file = opts.open(&tmp).map_err(fail)?;
+    file.write_all(content.as_bytes()).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        // The umask may have cleared bits that were asked for.
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(fs::Permissions::from_mode(cc.mode)).map_err(fail)?;
+    }
+    drop(file);
+    fs::rename(&tmp, &cc.path).map_err(|source| AuthError::Cookie { path: cc.path.clone(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user_pass: &str) -> String {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_pass))
+    }
+
+    #[test]
+    fn rpcauth_vector_from_core_tests() {
+        // rt:PASSWORD-style entry produced by share/rpcauth/rpcauth.py
+        let salt = "cb77f0957de88ff388cf817ddbc7273";
+        let hash = hmac_hex(salt, "75kiWBDyMe1TFB5aY9oEaiZHsx8TbEgDAfbzyPDHS8Y=");
+        let cfg = AuthConfig { rpcauth: vec![format!("rt:{salt}${hash}")], ..AuthConfig::default() };
+        let (creds, cookie) = Credentials::init(&cfg).unwrap();
+        assert!(cookie.is_none());
+        assert_eq!(creds.check(&basic("rt:75kiWBDyMe1TFB5aY9oEaiZHsx8TbEgDAfbzyPDHS8Y=")), Some("rt".into()));
+        assert_eq!(creds.check(&basic("rt:wrong")), None);
+        assert_eq!(creds.check(&basic("rt2:75kiWBDyMe1TFB5aY9oEaiZHsx8TbEgDAfbzyPDHS8Y=")), None);
+    }
+
+    #[test]
+    fn invalid_rpcauth() {
+        for bad in ["nocolon", "a:b:c$d", "a:nodollar", "a:b$c$d"] {
+            let cfg = AuthConfig { rpcauth: vec![bad.into()], ..AuthConfig::default() };
+            assert!(matches!(Credentials::init(&cfg), Err(AuthError::InvalidRpcAuth)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_password_and_malformed_headers() {
+        let cfg = AuthConfig { user: "u".into(), password: "p:w".into(), ..AuthConfig::default() };
+        let (creds, _) = Credentials::init(&cfg).unwrap();
+        assert_eq!(creds.check(&basic("u:p:w")), Some("u".into()));
+        assert_eq!(creds.check(&format!("  {}", basic("u:p:w"))), None);
+        assert_eq!(creds.check("Basic !!!"), None);
+        assert_eq!(creds.check(&basic("nocolon")), None);
+        assert_eq!(creds.check("Bearer x"), None);
+        assert_eq!(creds.check(&format!("{}  ", basic("u:p:w"))), Some("u".into()));
+    }
+
+    #[test]
+    fn cookie_is_written_with_mode() {
+        let dir = std::env::temp_dir().join(format!("ferronode-cookie-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".cookie");
+        let cfg =
+            AuthConfig { cookie: Some(CookieConfig { path: path.clone(), mode: 0o600 }), ..AuthConfig::default() };
+        let (creds, cookie) = Credentials::init(&cfg).unwrap();
+        let content = fs::read_to_string(&path).unwrap();
+        let (user, secret) = content.split_once(':').unwrap();
+        assert_eq!(user, "__cookie__");
+        assert_eq!(secret.len(), 64);
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(creds.check(&basic(&content)), Some("__cookie__".into()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        cookie.unwrap().delete();
+        assert!(!path.exists());
+        let _ = fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,166 @@
+//! The JSON-RPC handler mounted on the HTTP server (Core's `HTTPReq_JSONRPC`)
+//! and its lifecycle (StartHTTPRPC, StopHTTPRPC).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferronode_httpserver::header::{self, HeaderValue};
+use ferronode_httpserver::{
+    Admission, BoxFuture, Handler, HttpMethod, HttpStatus, Request, RequestHead, Response, Routes,
+};
+use serde_json::Value;
+
+use crate::auth::{AuthConfig, AuthError, Credentials};
+use crate::request::{parse_body, parse_request, Body, ReplyShape, Version};
+use crate::server::{Caller, RpcServer};
+use crate::RpcError;
+
+/// How long a client that sent wrong credentials waits for its 401.
+pub const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(250);
+
+const WWW_AUTHENTICATE: &str = "Basic realm=\"jsonrpc\"";
+
+/// The authenticated user, handed from `admit` to `handle`.
+#[derive(Debug, Clone)]
+struct AuthUser(String);
+
+/// Serves JSON-RPC on `/` (and, later, `/wallet/`).
+#[derive(Debug)]
+pub struct JsonRpcHandler {
+    rpc: RpcServer,
+    credentials: Credentials,
+}
+
+fn unauthorized() -> Response {
+    Response::empty(HttpStatus::UNAUTHORIZED)
+        .header(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE))
+}
+
+fn json_reply(status: HttpStatus, body: &Value) -> Response {
+    let mut text = body.to_string();
+    text.push('\n');
+    Response::with_body(status, text).header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+}
+
+impl Handler for JsonRpcHandler {
+    fn admit(&self, head: &mut RequestHead) -> Admission {
+        if head.method != HttpMethod::POST {
+            return Admission::Reply(Box::pin(async {
+                Response::with_body(HttpStatus::METHOD_NOT_ALLOWED, "JSONRPC server handles only POST requests")
+            }));
+        }
+        let Some(authorization) = head.headers.get(header::AUTHORIZATION) else {
+            return Admission::Reply(Box::pin(async { unauthorized() }));
+        };
+        match authorization.to_str().ok().and_then(|a| self.credentials.check(a)) {
+            Some(user) => {
+                head.extensions.insert(AuthUser(user));
+                Admission::Proceed
+            }
+            None => {
+                tracing::warn!("ThreadRPCServer incorrect password attempt from {}", head.peer);
+                // The delay deters brute force; it holds this connection only,
+                // never a worker.
+                Admission::Reply(Box::pin(async {
+                    tokio::time::sleep(AUTH_FAILURE_DELAY).await;
+                    unauthorized()
+                }))
+            }
+        }
+    }
+
+    fn handle(&self, req: Request) -> BoxFuture<Response> {
+        let rpc = self.rpc.clone();
+        Box::pin(async move {
+            let caller = Caller {
+                user: req.head.extensions.get::<AuthUser>().map(|u| u.0.clone()).unwrap_or_default(),
+                uri: req.head.target.clone(),
+                peer: Some(req.head.peer),
+            };
+            execute_http(&rpc, &req.body, caller).await
+        })
+    }
+}
+
+/// Core's `ExecuteHTTPRPC` plus the reply writing of `HTTPReq_JSONRPC`.
+async fn execute_http(rpc: &RpcServer, body: &[u8], caller: Caller) -> Response {
+    let mut shape = ReplyShape::default();
+    let parsed = match parse_body(body) {
+        Ok(parsed) => parsed,
+        Err(e) => return legacy_error(&shape, e),
+    };
+    match parsed {
+        Body::Single(raw) => {
+            let req = match parse_request(raw, &mut shape) {
+                Ok(req) => req,
+                Err(e) => return legacy_error(&shape, e),
+            };
+            let outcome = rpc.execute(req, caller).await;
+            if shape.is_notification() {
+                return Response::empty(HttpStatus::NO_CONTENT);
+            }
+            match outcome {
+                Err(e) if shape.version == Version::Legacy => legacy_error(&shape, e),
+                outcome => json_reply(HttpStatus::OK, &shape.reply(outcome)),
+            }
+        }
+        Body::Batch(items) => {
+            let count = items.len();
+            let mut replies = Vec::with_capacity(count);
+            for raw in items {
+                let outcome = match parse_request(raw, &mut shape) {
+                    Ok(req) => rpc.execute(req, caller.clone()).await,
+                    Err(e) => Err(e),
+                };
+                if !shape.is_notification() {
+                    replies.push(shape.reply(outcome));
+                }
+            }
+            if replies.is_empty() && count > 0 {
+                return Response::empty(HttpStatus::NO_CONTENT);
+            }
+            json_reply(HttpStatus::OK, &Value::Array(replies))
+        }
+    }
+}
+
+/// An error sent with the legacy HTTP status mapping.
+fn legacy_error(shape: &ReplyShape, e: RpcError) -> Response {
+    json_reply(e.legacy_http_status(), &shape.reply(Err(e)))
+}
+
+/// The JSON-RPC handlers registered on an HTTP server (Core's StartHTTPRPC /
+/// StopHTTPRPC pair).
+#[derive(Debug)]
+pub struct HttpRpc {
+    routes: Arc<Routes>,
+}
+
+impl HttpRpc {
+    /// StartHTTPRPC: sets authentication up (writing the cookie when no
+    /// password is configured; StopRPC deletes it) and registers `/`.
+    ///
+    /// # Errors
+    /// A bad `-rpcauth` or a cookie that cannot be written.
+    pub fn start(routes: Arc<Routes>, rpc: &RpcServer, auth: &AuthConfig) -> Result<Self, AuthError> {
+        tracing::debug!(target: "rpc", "Starting HTTP RPC server");
+        let (credentials, cookie) = Credentials::init(auth)?;
+        if let Some(cookie) = cookie {
+            rpc.adopt_cookie(cookie);
+        }
+        let handler = Arc::new(JsonRpcHandler { rpc: rpc.clone(), credentials });
+        routes.register("/", true, handler);
+        Ok(Self { routes })
+    }
+
+    /// InterruptHTTPRPC: nothing to do but log, as in Core.
+    pub fn interrupt(&self) {
+        tracing::debug!(target: "rpc", "Interrupting HTTP RPC server");
+    }
+
+    /// StopHTTPRPC: unregisters the handlers.
+    pub fn stop(self) {
+        tracing::debug!(target: "rpc", "Stopping HTTP RPC server");
+        self.routes.unregister("/", true);
+    }
+}

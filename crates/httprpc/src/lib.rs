@@ -1,0 +1,42 @@
+//! JSON-RPC over HTTP in bitcoind's dialect.
+//!
+//! bitcoind's JSON-RPC is not plain JSON-RPC 2.0: requests without a
+//! `jsonrpc` member are legacy 1.0 requests whose errors become HTTP errors
+//! (400, 404, 500), 2.0 errors come with HTTP 200, notifications get 204, and
+//! batches mix both. Clients such as bitcoin-cli, python-bitcoinrpc and Core's
+//! test framework rely on every detail, and no off-the-shelf JSON-RPC server
+//! speaks the dialect, so this crate implements it on top of
+//! `ferronode-httpserver`.
+//!
+//! # Layout
+//! - [`request`]: parsing request bodies and building replies (no I/O).
+//! - [`table`]: the command table. Commands are data: name, category,
+//!   arguments (for named parameters, type checks and help) and a handler.
+//!   Any crate adds its commands through [`RpcTable::add`].
+//! - [`RpcServer`]: the table's lifecycle (Core's StartRPC, InterruptRPC,
+//!   StopRPC), warmup and the list of running commands.
+//! - [`HttpRpc`]: the HTTP side (StartHTTPRPC, StopHTTPRPC): authentication
+//!   and the handler registered at `/`.
+//! - [`auth`]: cookie, `-rpcuser`/`-rpcpassword`, `-rpcauth`.
+//! - [`control`]: `help`, `stop`, `uptime`, `getrpcinfo` and the hidden test
+//!   commands.
+//!
+//! # Why authentication happens in `admit`
+//! The HTTP server lets a handler look at the request head before the body is
+//! read and before a worker is taken. Authentication runs there, so a client
+//! with a wrong password waits its 250 ms on its own connection and never
+//! occupies one of the workers that serve everyone else.
+
+pub mod auth;
+pub mod control;
+mod error;
+mod http;
+pub mod request;
+mod server;
+pub mod table;
+
+pub use auth::{AuthConfig, AuthError, CookieConfig};
+pub use error::{codes, RpcError};
+pub use http::{HttpRpc, JsonRpcHandler, AUTH_FAILURE_DELAY};
+pub use server::{CallContext, Caller, RpcServer, ShutdownRequest, WARMUP_STARTED};
+pub use table::{Arg, ArgType, Command, RpcTable};

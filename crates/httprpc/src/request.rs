@@ -1,0 +1,272 @@
+//! Parsing of JSON-RPC request objects and building of replies, without I/O.
+//!
+//! Core's parser is followed closely, including its quirks, because clients
+//! depend on them: the first occurrence of a key wins; a request without
+//! `jsonrpc` (or with `"1.0"`) is legacy; the `id` and version detected before
+//! a parse error shape the error reply; within a batch the id and version of
+//! the previous element survive into an element that is not an object.
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::RpcError;
+
+/// The JSON-RPC version of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `jsonrpc` absent or `"1.0"`: errors become HTTP errors, replies carry
+    /// both `result` and `error`.
+    Legacy,
+    /// `jsonrpc` is `"2.0"`: errors are sent with 200, notifications get 204.
+    V2,
+}
+
+/// Parameters as sent: by position, or by name (duplicates kept so that they
+/// can be reported).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Params {
+    /// A JSON array.
+    Positional(Vec<Value>),
+    /// A JSON object, in the order and with the duplicates the client sent.
+    Named(Vec<(String, Value)>),
+}
+
+/// A parsed request object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonRpcRequest {
+    /// Method name.
+    pub method: String,
+    /// Parameters.
+    pub params: Params,
+}
+
+/// What the parser has learnt so far about the request being answered: the
+/// reply's `id` (None: no `id` key) and version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyShape {
+    /// The request's `id`, verbatim; `None` when the key was absent.
+    pub id: Option<Value>,
+    /// The request's version.
+    pub version: Version,
+}
+
+impl Default for ReplyShape {
+    fn default() -> Self {
+        Self { id: Some(Value::Null), version: Version::Legacy }
+    }
+}
+
+impl ReplyShape {
+    /// A JSON-RPC 2.0 request without an `id` key.
+    #[must_use]
+    pub fn is_notification(&self) -> bool {
+        self.id.is_none() && self.version == Version::V2
+    }
+
+    /// The reply object for a result or an error.
+    #[must_use]
+    pub fn reply(&self, outcome: Result<Value, RpcError>) -> Value {
+        let mut obj = Map::new();
+        if self.version == Version::V2 {
+            obj.insert("jsonrpc".into(), Value::from("2.0"));
+        }
+        match outcome {
+            Ok(result) => {
+                obj.insert("result".into(), result);
+                if self.version == Version::Legacy {
+                    obj.insert("error".into(), Value::Null);
+                }
+            }
+            Err(e) => {
+                if self.version == Version::Legacy {
+                    obj.insert("result".into(), Value::Null);
+                }
+                obj.insert("error".into(), e.to_json());
+            }
+        }
+        if let Some(id) = &self.id {
+            obj.insert("id".into(), id.clone());
+        }
+        Value::Object(obj)
+    }
+}
+
+/// A JSON object as a list of members, duplicates kept.
+#[derive(Debug)]
+pub(crate) struct Members<'a>(pub(crate) Vec<(String, &'a RawValue)>);
+
+impl<'a> Members<'a> {
+    fn first(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                    members.push((k, v));
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// The top level of a request body.
+#[derive(Debug)]
+pub enum Body<'a> {
+    /// One request object.
+    Single(&'a RawValue),
+    /// A batch.
+    Batch(Vec<&'a RawValue>),
+}
+
+/// Parses a request body into a single request or a batch.
+///
+/// # Errors
+/// -32700 `Parse error` for anything that is not JSON, -32700 `Top-level
+/// object parse error` for JSON that is neither an object nor an array.
+pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
+    let raw: &RawValue = serde_json::from_slice(body).map_err(|_| RpcError::parse("Parse error"))?;
+    match raw.get().as_bytes().first() {
+        Some(b'{') => Ok(Body::Single(raw)),
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| RpcError::parse("Parse error"))?;
+            Ok(Body::Batch(items))
+        }
+        _ => Err(RpcError::parse("Top-level object parse error")),
+    }
+}
+
+fn value(raw: &RawValue) -> Value {
+    // `raw` was validated as JSON by the parser that produced it.
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+/// Parses one request object the way Core's `JSONRPCRequest::parse` does,
+/// updating `shape` as it learns the id and version.
+///
+/// # Errors
+/// Core's -32600 errors for a malformed request object.
+pub fn parse_request(raw: &RawValue, shape: &mut ReplyShape) -> Result<JsonRpcRequest, RpcError> {
+    if !raw.get().starts_with('{') {
+        return Err(RpcError::invalid_request("Invalid Request object"));
+    }
+    let members: Members<'_> =
+        serde_json::from_str(raw.get()).map_err(|_| RpcError::invalid_request("Invalid Request object"))?;
+    shape.id = members.first("id").map(value);
+    shape.version = Version::Legacy;
+    if let Some(v) = members.first("jsonrpc").map(value) {
+        match v {
+            Value::Null => {}
+            Value::String(s) if s == "1.0" => {}
+            Value::String(s) if s == "2.0" => shape.version = Version::V2,
+            Value::String(_) => return Err(RpcError::invalid_request("JSON-RPC version not supported")),
+            _ => return Err(RpcError::invalid_request("jsonrpc field must be a string")),
+        }
+    }
+    let method = match members.first("method").map(value) {
+        None | Some(Value::Null) => return Err(RpcError::invalid_request("Missing method")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(RpcError::invalid_request("Method must be a string")),
+    };
+    let params = match members.first("params") {
+        None => Params::Positional(Vec::new()),
+        Some(raw) => match raw.get().as_bytes().first() {
+            Some(b'[') => match value(raw) {
+                Value::Array(items) => Params::Positional(items),
+                _ => Params::Positional(Vec::new()),
+            },
+            Some(b'{') => {
+                let members: Members<'_> = serde_json::from_str(raw.get())
+                    .map_err(|_| RpcError::invalid_request("Params must be an array or object"))?;
+                Params::Named(members.0.into_iter().map(|(k, v)| (k, value(v))).collect())
+            }
+            Some(b'n') => Params::Positional(Vec::new()),
+            _ => return Err(RpcError::invalid_request("Params must be an array or object")),
+        },
+    };
+    Ok(JsonRpcRequest { method, params })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(s: &str) -> (Result<JsonRpcRequest, RpcError>, ReplyShape) {
+        let raw: &RawValue = serde_json::from_str(s).expect("test input is JSON");
+        let mut shape = ReplyShape::default();
+        (parse_request(raw, &mut shape), shape)
+    }
+
+    #[test]
+    fn versions_and_ids() {
+        let (r, s) = parse(r#"{"method":"x","id":7}"#);
+        assert!(r.is_ok());
+        assert_eq!(s, ReplyShape { id: Some(json!(7)), version: Version::Legacy });
+        let (_, s) = parse(r#"{"jsonrpc":"2.0","method":"x"}"#);
+        assert!(s.is_notification());
+        let (_, s) = parse(r#"{"jsonrpc":"1.0","method":"x"}"#);
+        assert!(!s.is_notification());
+        assert_eq!(s.id, None);
+        let (r, _) = parse(r#"{"jsonrpc":"3.0","method":"x"}"#);
+        assert_eq!(r.unwrap_err().message, "JSON-RPC version not supported");
+        let (r, s) = parse(r#"{"jsonrpc":2,"method":"x"}"#);
+        assert_eq!(r.unwrap_err().message, "jsonrpc field must be a string");
+        assert_eq!(s.id, None);
+        // ids are kept verbatim, numbers included
+        let (_, s) = parse(r#"{"method":"x","id":1.50}"#);
+        assert_eq!(serde_json::to_string(&s.id).unwrap(), "1.50");
+    }
+
+    #[test]
+    fn method_and_params() {
+        assert_eq!(parse(r#"{"id":1}"#).0.unwrap_err().message, "Missing method");
+        assert_eq!(parse(r#"{"method":1}"#).0.unwrap_err().message, "Method must be a string");
+        assert_eq!(parse(r#"{"method":"x","params":3}"#).0.unwrap_err().message, "Params must be an array or object");
+        assert_eq!(parse(r#"{"method":"x","params":null}"#).0.unwrap().params, Params::Positional(vec![]));
+        assert_eq!(
+            parse(r#"{"method":"x","params":{"a":1,"a":2}}"#).0.unwrap().params,
+            Params::Named(vec![("a".into(), json!(1)), ("a".into(), json!(2))])
+        );
+        // the first occurrence of a key wins
+        assert_eq!(parse(r#"{"method":"x","method":"y"}"#).0.unwrap().method, "x");
+    }
+
+    #[test]
+    fn reply_shapes() {
+        let legacy = ReplyShape { id: Some(json!(1)), version: Version::Legacy };
+        assert_eq!(serde_json::to_string(&legacy.reply(Ok(json!(0)))).unwrap(), r#"{"result":0,"error":null,"id":1}"#);
+        let v2 = ReplyShape { id: Some(json!("a")), version: Version::V2 };
+        assert_eq!(
+            serde_json::to_string(&v2.reply(Err(RpcError::method_not_found()))).unwrap(),
+            r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":"a"}"#
+        );
+        let none = ReplyShape { id: None, version: Version::Legacy };
+        assert_eq!(
+            serde_json::to_string(&none.reply(Err(RpcError::parse("Parse error")))).unwrap(),
+            r#"{"result":null,"error":{"code":-32700,"message":"Parse error"}}"#
+        );
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(matches!(parse_body(b"{}"), Ok(Body::Single(_))));
+        assert!(matches!(parse_body(b" [1, {}] "), Ok(Body::Batch(v)) if v.len() == 2));
+        assert_eq!(parse_body(b"").unwrap_err().message, "Parse error");
+        assert_eq!(parse_body(b"{").unwrap_err().message, "Parse error");
+        assert_eq!(parse_body(b"\xff").unwrap_err().message, "Parse error");
+        assert_eq!(parse_body(b"3").unwrap_err().message, "Top-level object parse error");
+    }
+}

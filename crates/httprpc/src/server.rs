@@ -1,0 +1,274 @@
+//! The RPC server proper: the command table with its lifecycle (StartRPC,
+//! InterruptRPC, StopRPC), warmup, and the record of running commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::auth::CookieFile;
+use crate::request::{JsonRpcRequest, Params};
+use crate::table::{named_to_positional, RpcTable};
+use crate::{codes, RpcError};
+
+/// Asks the embedding program to shut down (the `stop` command calls it).
+pub type ShutdownRequest = Arc<dyn Fn() + Send + Sync>;
+
+/// The warmup text Core shows until the node reports its first init step.
+pub const WARMUP_STARTED: &str = "RPC server started";
+
+struct Active {
+    id: u64,
+    method: String,
+    started: Instant,
+}
+
+struct State {
+    table: RpcTable,
+    /// true between StartRPC and InterruptRPC.
+    running: AtomicBool,
+    /// Fires at InterruptRPC: long-running commands return `Shutting down`.
+    interrupted: watch::Sender<bool>,
+    /// Fires at StopRPC: long polls return the current state.
+    stopped: watch::Sender<bool>,
+    /// `Some(status)` while warming up.
+    warmup: Mutex<Option<String>>,
+    active: Mutex<Vec<Active>>,
+    next_id: AtomicU64,
+    started_at: Instant,
+    log_path: PathBuf,
+    shutdown: ShutdownRequest,
+    cookie: Mutex<Option<CookieFile>>,
+}
+
+/// The RPC server: cheap to clone, shared by the HTTP handler and the node.
+#[derive(Clone)]
+pub struct RpcServer {
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for RpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcServer").field("running", &self.is_running()).finish_non_exhaustive()
+    }
+}
+
+impl RpcServer {
+    /// A server over `table`, in warmup, not yet running. `log_path` is what
+    /// `getrpcinfo` reports; `shutdown` is called by `stop`.
+    #[must_use]
+    pub fn new(table: RpcTable, log_path: PathBuf, shutdown: ShutdownRequest) -> Self {
+        Self {
+            state: Arc::new(State {
+                table,
+                running: AtomicBool::new(false),
+                interrupted: watch::channel(false).0,
+                stopped: watch::channel(false).0,
+                warmup: Mutex::new(Some(WARMUP_STARTED.to_owned())),
+                active: Mutex::new(Vec::new()),
+                next_id: AtomicU64::new(0),
+                started_at: Instant::now(),
+                log_path,
+                shutdown,
+                cookie: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// StartRPC: marks the server running. Does not end warmup.
+    pub fn start(&self) {
+        tracing::debug!(target: "rpc", "Starting RPC");
+        self.state.running.store(true, Ordering::SeqCst);
+    }
+
+    /// InterruptRPC: long-running commands stop waiting and return
+    /// `Shutting down` (-9). Idempotent.
+    pub fn interrupt(&self) {
+        self.state.running.store(false, Ordering::SeqCst);
+        if !self.state.interrupted.send_replace(true) {
+            tracing::debug!(target: "rpc", "Interrupting RPC");
+        }
+    }
+
+    /// StopRPC: deletes the cookie this process wrote and wakes long polls.
+    /// Idempotent; implies [`interrupt`](Self::interrupt).
+    pub fn stop(&self) {
+        self.interrupt();
+        if self.state.stopped.send_replace(true) {
+            return;
+        }
+        tracing::debug!(target: "rpc", "Stopping RPC");
+        let cookie = self.state.cookie.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(cookie) = cookie {
+            cookie.delete();
+        }
+        tracing::debug!(target: "rpc", "RPC stopped.");
+    }
+
+    /// Whether StartRPC ran and InterruptRPC did not.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.state.running.load(Ordering::SeqCst)
+    }
+
+    /// Replaces the warmup status text (Core's init messages).
+    pub fn set_warmup_status(&self, status: impl Into<String>) {
+        let mut w = self.state.warmup.lock().unwrap_or_else(PoisonError::into_inner);
+        if w.is_some() {
+            *w = Some(status.into());
+        }
+    }
+
+    /// Ends warmup: from now on commands run.
+    pub fn set_warmup_finished(&self) {
+        *self.state.warmup.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The warmup status, while warming up.
+    #[must_use]
+    pub fn warmup_status(&self) -> Option<String> {
+        self.state.warmup.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn adopt_cookie(&self, cookie: CookieFile) {
+        *self.state.cookie.lock().unwrap_or_else(PoisonError::into_inner) = Some(cookie);
+    }
+
+    /// The command table.
+    #[must_use]
+    pub fn table(&self) -> &RpcTable {
+        &self.state.table
+    }
+
+    /// Runs one parsed request (Core's `CRPCTable::execute`).
+    ///
+    /// # Errors
+    /// -28 during warmup, -32601 for an unknown method, the parameter errors,
+    /// and whatever the command returns.
+    pub async fn execute(&self, req: JsonRpcRequest, caller: Caller) -> Result<Value, RpcError> {
+        if let Some(status) = self.warmup_status() {
+            return Err(RpcError::new(codes::RPC_IN_WARMUP, status));
+        }
+        let Some(cmd) = self.state.table.get(&req.method).cloned() else {
+            return Err(RpcError::method_not_found());
+        };
+        let _active = ActiveGuard::new(&self.state, &req.method);
+        let params = match req.params {
+            Params::Positional(p) => p,
+            Params::Named(n) => named_to_positional(&cmd.args, n)?,
+        };
+        cmd.check_params(&params)?;
+        let ctx = CallContext { server: self.clone(), caller };
+        (cmd.handler)(params, ctx).await
+    }
+}
+
+/// Removes a command from the active list when it ends, however it ends.
+struct ActiveGuard<'a> {
+    state: &'a State,
+    id: u64,
+}
+
+impl<'a> ActiveGuard<'a> {
+    fn new(state: &'a State, method: &str) -> Self {
+        let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+        state.active.lock().unwrap_or_else(PoisonError::into_inner).push(Active {
+            id,
+            method: method.to_owned(),
+            started: Instant::now(),
+        });
+        Self { state, id }
+    }
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.state.active.lock().unwrap_or_else(PoisonError::into_inner).retain(|a| a.id != self.id);
+    }
+}
+
+/// Who made a call.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The authenticated user name.
+    pub user: String,
+    /// The request URI (`/` or `/wallet/<name>`).
+    pub uri: String,
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+}
+
+/// What a running command can see of the server.
+#[derive(Clone)]
+pub struct CallContext {
+    server: RpcServer,
+    /// Who made the call.
+    pub caller: Caller,
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext").field("caller", &self.caller).finish_non_exhaustive()
+    }
+}
+
+impl CallContext {
+    /// The server the call runs on.
+    #[must_use]
+    pub fn server(&self) -> &RpcServer {
+        &self.server
+    }
+
+    /// Core's `RpcInterruptionPoint`.
+    ///
+    /// # Errors
+    /// -9 `Shutting down` once InterruptRPC has run.
+    pub fn interruption_point(&self) -> Result<(), RpcError> {
+        if *self.server.state.interrupted.borrow() {
+            Err(RpcError::shutting_down())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Resolves when InterruptRPC runs (at once if it already has).
+    pub async fn interrupted(&self) {
+        let mut rx = self.server.state.interrupted.subscribe();
+        let _ = rx.wait_for(|v| *v).await.map(|_| ());
+    }
+
+    /// Resolves when StopRPC runs (at once if it already has): long polls
+    /// return their current answer then.
+    pub async fn stopped(&self) {
+        let mut rx = self.server.state.stopped.subscribe();
+        let _ = rx.wait_for(|v| *v).await.map(|_| ());
+    }
+
+    /// Asks the program to shut down.
+    pub fn request_shutdown(&self) {
+        (self.server.state.shutdown)();
+    }
+
+    /// Seconds since the server was created.
+    #[must_use]
+    pub fn uptime(&self) -> Duration {
+        self.server.state.started_at.elapsed()
+    }
+
+    /// The debug log's path, for `getrpcinfo`.
+    #[must_use]
+    pub fn log_path(&self) -> &std::path::Path {
+        &self.server.state.log_path
+    }
+
+    /// Commands running now, with how long each has run.
+    #[must_use]
+    pub fn active_commands(&self) -> Vec<(String, Duration)> {
+        let active = self.server.state.active.lock().unwrap_or_else(PoisonError::into_inner);
+        active.iter().map(|a| (a.method.clone(), a.started.elapsed())).collect()
+    }
+}

@@ -1,0 +1,368 @@
+//! One connection: hyper's HTTP/1.1 state machine, plus the request tracking
+//! that lets `stop()` wait for exactly the replies in flight.
+//!
+//! A request is *in flight* from the moment hyper hands it to us until the
+//! last byte of its reply has been passed to the socket. The reply body marks
+//! itself finished when hyper has taken its last frame; the next successful
+//! flush of the socket (hyper flushes after encoding a reply) settles it. A
+//! connection with nothing in flight is *quiet*: idle keep-alive, never sent a
+//! byte, or stuck halfway through a request head. Quiet connections are closed
+//! at once when the server stops; busy ones are closed as soon as they turn
+//! quiet.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, Notify};
+
+/// Bookkeeping shared by a connection's task, its socket wrapper and the
+/// replies it sends.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    /// Requests that arrived and whose reply has not been fully written.
+    inflight: AtomicUsize,
+    /// Replies whose body hyper has consumed but which await a flush.
+    finished: AtomicUsize,
+    /// Milliseconds since `epoch` of the last byte read or written.
+    last_activity_ms: AtomicU64,
+    epoch: Instant,
+    /// Signalled whenever `inflight` drops to zero.
+    quiet: Notify,
+    /// The server-wide count of requests in flight.
+    total: Arc<Inflight>,
+}
+
+/// Requests in flight across all connections, so that `stop()` can wait for
+/// exactly them before closing idle connections.
+#[derive(Debug, Default)]
+pub(crate) struct Inflight {
+    /// Requests whose reply has not been fully written.
+    count: AtomicUsize,
+    /// Requests whose handler has not produced its whole reply yet.
+    unfinished: AtomicUsize,
+    changed: Notify,
+}
+
+impl Inflight {
+    fn add(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        self.unfinished.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn finish(&self) {
+        if self.unfinished.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.changed.notify_waiters();
+        }
+    }
+
+    fn sub(&self, n: usize) {
+        if n > 0 && self.count.fetch_sub(n, Ordering::AcqRel) == n {
+            self.changed.notify_waiters();
+        }
+    }
+
+    async fn wait(&self, counter: &AtomicUsize) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if counter.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Resolves once every handler has produced its reply.
+    pub(crate) async fn handlers_done(&self) {
+        self.wait(&self.unfinished).await;
+    }
+
+    /// Resolves once every reply has been written.
+    pub(crate) async fn replies_written(&self) {
+        self.wait(&self.count).await;
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+}
+
+impl ConnState {
+    fn new(total: Arc<Inflight>) -> Self {
+        Self {
+            total,
+            inflight: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            last_activity_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            quiet: Notify::new(),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_activity_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last_activity(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.inflight.load(Ordering::Acquire) == 0
+    }
+
+    /// All bytes handed to the socket so far are written: every finished
+    /// reply is now complete.
+    fn settle(&self) {
+        let done = self.finished.swap(0, Ordering::AcqRel);
+        if done > 0 {
+            if self.inflight.fetch_sub(done, Ordering::AcqRel) == done {
+                self.quiet.notify_one();
+            }
+            self.total.sub(done);
+        }
+    }
+}
+
+/// Counts one request from arrival until its reply is settled.
+#[derive(Debug)]
+pub(crate) struct RequestGuard {
+    state: Arc<ConnState>,
+    done: bool,
+}
+
+impl RequestGuard {
+    pub(crate) fn new(state: &Arc<ConnState>) -> Self {
+        state.inflight.fetch_add(1, Ordering::AcqRel);
+        state.total.add();
+        Self { state: Arc::clone(state), done: false }
+    }
+
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.state.finished.fetch_add(1, Ordering::AcqRel);
+            self.state.total.finish();
+        }
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// A reply body that tells the connection when hyper has taken all of it.
+#[derive(Debug)]
+pub(crate) struct TrackedBody {
+    data: Option<Bytes>,
+    guard: RequestGuard,
+}
+
+impl TrackedBody {
+    pub(crate) fn new(data: Bytes, guard: RequestGuard) -> Self {
+        let data = (!data.is_empty()).then_some(data);
+        let mut body = Self { data, guard };
+        if body.data.is_none() {
+            body.guard.finish();
+        }
+        body
+    }
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let frame = self.data.take().map(|d| Ok(Frame::data(d)));
+        self.guard.finish();
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
+}
+
+/// The socket, watched for activity and for completed flushes.
+#[derive(Debug)]
+pub(crate) struct TrackedIo {
+    inner: TcpStream,
+    state: Arc<ConnState>,
+}
+
+impl AsyncRead for TrackedIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.state.touch();
+        }
+        res
+    }
+}
+
+impl AsyncWrite for TrackedIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.state.touch();
+        }
+        res
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.state.touch();
+        }
+        res
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // hyper calls this only once its own write buffer is empty.
+        let res = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(res, Poll::Ready(Ok(()))) {
+            self.state.settle();
+        }
+        res
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let res = Pin::new(&mut self.inner).poll_shutdown(cx);
+        if matches!(res, Poll::Ready(Ok(()))) {
+            self.state.settle();
+        }
+        res
+    }
+}
+
+/// Serves one accepted connection until it closes, times out or the server
+/// closes it. `close` is set by `stop()` once no request is in flight
+/// anywhere: quiet connections then close at once, busy ones as soon as their
+/// reply is written.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    shared: Arc<crate::Shared>,
+    mut close: watch::Receiver<bool>,
+    done: mpsc::Sender<()>,
+) {
+    let state = Arc::new(ConnState::new(Arc::clone(&shared.inflight)));
+    state.touch();
+    let io = hyper_util::rt::TokioIo::new(TrackedIo { inner: stream, state: Arc::clone(&state) });
+    let service = {
+        let state = Arc::clone(&state);
+        let shared = Arc::clone(&shared);
+        let done = done.clone();
+        hyper::service::service_fn(move |req| {
+            let guard = RequestGuard::new(&state);
+            let shared = Arc::clone(&shared);
+            let done = done.clone();
+            async move { Ok::<_, std::convert::Infallible>(crate::dispatch(shared, peer, req, guard, done).await) }
+        })
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        // Core writes `Content-Type`, not `content-type`; naive clients grep for it.
+        .title_case_headers(true)
+        .max_buf_size(shared.config.max_header_size.max(8192))
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+
+    let idle = shared.config.idle_timeout;
+    let mut stopping = false;
+    let mut flush_deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let quiet = state.is_quiet();
+        if stopping && quiet {
+            break;
+        }
+        // Handlers still running are waited for without a deadline (they are
+        // woken by the layer that owns them); a finished reply that the client
+        // does not read is given `shutdown_flush_timeout`.
+        if stopping && flush_deadline.is_none() && !quiet && state.finished.load(Ordering::Acquire) > 0 {
+            flush_deadline = Some(tokio::time::Instant::now() + shared.config.shutdown_flush_timeout);
+        }
+        let idle_deadline = idle.map(|d| tokio::time::Instant::from_std(state.last_activity() + d));
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(target: "http", "connection from {peer} ended: {e}");
+                }
+                break;
+            }
+            () = crate::stopped(&mut close), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = state.quiet.notified() => {}
+            () = sleep_until_opt(idle_deadline), if quiet && !stopping && idle_deadline.is_some() => {
+                if state.is_quiet() && idle.is_some_and(|d| state.last_activity().elapsed() >= d) {
+                    tracing::debug!(target: "http", "closing idle connection from {peer}");
+                    break;
+                }
+            }
+            // While stopping, look again every 50 ms: a reply may have
+            // finished without the connection itself completing.
+            () = tokio::time::sleep(Duration::from_millis(50)), if stopping => {}
+            () = sleep_until_opt(flush_deadline), if flush_deadline.is_some() => {
+                tracing::debug!(target: "http", "client {peer} did not read its reply; closing");
+                break;
+            }
+        }
+    }
+    // Requests that never settled (the client went away) no longer count.
+    state.finished.store(0, Ordering::Release);
+    state.total.sub(state.inflight.swap(0, Ordering::AcqRel));
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads a request body, refusing more than `limit` bytes.
+pub(crate) async fn read_body(body: hyper::body::Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    if body.size_hint().lower() > limit as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Malformed),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    TooLarge,
+    Malformed,
+}

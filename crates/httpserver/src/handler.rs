@@ -1,0 +1,113 @@
+//! What a handler sees and returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::http::Extensions;
+use hyper::{HeaderMap, Method, StatusCode, Version};
+
+/// A boxed, sendable future, the return type of handlers.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The request line, headers and peer of a request, before its body is read.
+#[derive(Debug)]
+pub struct RequestHead {
+    /// Request method.
+    pub method: Method,
+    /// The raw request target, query included, as sent by the client.
+    pub target: String,
+    /// The part of the target after the handler's prefix.
+    pub subpath: String,
+    /// HTTP version of the request.
+    pub version: Version,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Address of the client.
+    pub peer: SocketAddr,
+    /// Values a handler's [`Handler::admit`] step hands to its
+    /// [`Handler::handle`] step (an authenticated user name, for example).
+    pub extensions: Extensions,
+}
+
+impl RequestHead {
+    /// The first value of header `name`, if it is present and valid text.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A whole request: head and body.
+#[derive(Debug)]
+pub struct Request {
+    /// Request line, headers and peer.
+    pub head: RequestHead,
+    /// The complete body (bounded by the configured maximum).
+    pub body: Bytes,
+}
+
+/// A reply: status, headers and a complete body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers set by the handler. The server adds `Date`, `Content-Length`,
+    /// a default `Content-Type` and, during shutdown, `Connection: close`.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Bytes,
+}
+
+impl Response {
+    /// A reply with an empty body.
+    #[must_use]
+    pub fn empty(status: StatusCode) -> Self {
+        Self { status, headers: HeaderMap::new(), body: Bytes::new() }
+    }
+
+    /// A reply with the given body and no Content-Type of its own.
+    #[must_use]
+    pub fn with_body(status: StatusCode, body: impl Into<Bytes>) -> Self {
+        Self { status, headers: HeaderMap::new(), body: body.into() }
+    }
+
+    /// Adds a header (builder style).
+    #[must_use]
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+}
+
+/// The outcome of a handler's cheap first look at a request.
+#[allow(missing_debug_implementations)] // holds a future
+pub enum Admission {
+    /// Read the body and queue the request for a worker.
+    Proceed,
+    /// Answer with this reply without reading the body and without taking a
+    /// worker. The future may wait (a delay after a failed password) without
+    /// holding anything but its connection.
+    Reply(BoxFuture<Response>),
+}
+
+/// A request handler mounted at a path.
+///
+/// Handlers run in two steps. [`admit`](Handler::admit) sees only the head and
+/// runs on the connection, before the body is read and before a worker is
+/// taken: this is where method checks and authentication belong, so that a
+/// client with a wrong password never occupies a worker or makes the server
+/// buffer its body. [`handle`](Handler::handle) runs on a worker from the
+/// bounded pool.
+pub trait Handler: Send + Sync + 'static {
+    /// First look at the request head. The default admits everything.
+    fn admit(&self, head: &mut RequestHead) -> Admission {
+        let _ = head;
+        Admission::Proceed
+    }
+
+    /// Produce the reply. Runs while holding one of the worker slots.
+    fn handle(&self, req: Request) -> BoxFuture<Response>;
+}

@@ -1,0 +1,383 @@
+//! HTTP/1.1 server core with Bitcoin Core's semantics, on tokio and hyper.
+//!
+//! Bitcoin Core's HTTP server is small but particular: handlers are mounted by
+//! exact path or prefix, requests wait in a bounded work queue (503 `Work
+//! queue depth exceeded` when it is full), and shutdown happens in two steps,
+//! *interrupt* (refuse new requests) and *stop* (wait for the replies in
+//! flight, then drop every connection). This crate provides exactly that as a
+//! library: it knows nothing of JSON-RPC or REST, which mount themselves as
+//! [`Handler`]s.
+//!
+//! # Layout
+//! - [`HttpConfig`]: the typed configuration slice (bind addresses, workers,
+//!   queue depth, timeouts, limits).
+//! - [`HttpServer`]: the owned server value. [`HttpServer::bind`] (Core's
+//!   `InitHTTPServer`), [`HttpServer::start`] (`StartHTTPServer`),
+//!   [`HttpServer::interrupt`] (`InterruptHTTPServer`) and
+//!   [`HttpServer::stop`] (`StopHTTPServer`). There is no global state; two
+//!   servers can run in one process.
+//! - [`Routes`]: the handler table, shared with whoever registers handlers.
+//! - [`Handler`]: a two-step handler. `admit` runs on the connection without a
+//!   worker (method checks, authentication, the delay after a bad password);
+//!   `handle` runs on a worker.
+//!
+//! # Why connections are tracked
+//! Stopping must neither cut a reply in half nor wait for idle clients. Every
+//! request is counted from the moment hyper hands it over until its reply's
+//! last byte has been written to the socket; `stop()` closes quiet connections
+//! at once and busy ones as soon as their reply is out. Idle keep-alive
+//! connections and clients stuck halfway through their headers therefore
+//! never delay shutdown.
+
+mod config;
+mod conn;
+mod handler;
+mod queue;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+pub use config::{
+    HttpConfig, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_QUEUE_DEPTH, DEFAULT_WORKERS, MAX_BODY_SIZE, MAX_HEADERS_SIZE,
+};
+pub use handler::{Admission, BoxFuture, Handler, Request, RequestHead, Response};
+pub use hyper::{header, HeaderMap};
+/// Re-exported so handlers need no direct dependency on `http`.
+pub use hyper::{Method as HttpMethod, StatusCode as HttpStatus};
+pub use routes::Routes;
+
+use conn::{BodyError, RequestGuard, TrackedBody};
+use queue::{QueueFull, WorkQueue};
+
+/// Errors from starting the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// Not one of the configured endpoints could be bound.
+    #[error("unable to bind any endpoint for RPC server")]
+    NoEndpoint,
+}
+
+/// A snapshot of the server's load, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Connections open now.
+    pub open_connections: usize,
+    /// Requests waiting for a worker.
+    pub queued: usize,
+    /// Handlers running now.
+    pub running: usize,
+    /// Requests answered 503 because the queue was full, since start.
+    pub rejected: u64,
+    /// Connections accepted since start.
+    pub accepted: u64,
+}
+
+/// State shared by the accept loops, the connections and the owner.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    config: HttpConfig,
+    routes: Arc<Routes>,
+    queue: WorkQueue,
+    /// Set by `interrupt()`: new requests are refused, replies close.
+    interrupted: AtomicBool,
+    open_connections: AtomicUsize,
+    accepted: AtomicU64,
+    inflight: Arc<conn::Inflight>,
+}
+
+/// The HTTP server, owned by the program that embeds it.
+#[derive(Debug)]
+pub struct HttpServer {
+    shared: Arc<Shared>,
+    /// Bound but not yet serving (between `bind` and `start`).
+    listeners: Vec<TcpListener>,
+    local_addrs: Vec<SocketAddr>,
+    /// Tells the accept loops to stop accepting.
+    stop_tx: watch::Sender<bool>,
+    /// Tells connections to close (once nothing is in flight).
+    close_tx: watch::Sender<bool>,
+    /// Every task holds a clone; `stop()` waits until all are dropped.
+    done_tx: Option<mpsc::Sender<()>>,
+    done_rx: mpsc::Receiver<()>,
+}
+
+impl HttpServer {
+    /// Binds every configured endpoint (Core's `InitHTTPServer`). Failures
+    /// are logged and tolerated as long as one endpoint binds.
+    ///
+    /// # Errors
+    /// [`HttpError::NoEndpoint`] when nothing could be bound.
+    pub async fn bind(config: HttpConfig) -> Result<Self, HttpError> {
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        let mut chosen_port = None;
+        for &addr in &config.bind {
+            let mut addr = addr;
+            if addr.port() == 0 {
+                if let Some(port) = chosen_port {
+                    addr.set_port(port);
+                }
+            }
+            tracing::info!("Binding RPC on address {} port {}", addr.ip(), addr.port());
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    let local = listener.local_addr().unwrap_or(addr);
+                    chosen_port.get_or_insert(local.port());
+                    local_addrs.push(local);
+                    listeners.push(listener);
+                }
+                Err(e) => {
+                    tracing::warn!("Binding RPC on address {} port {} failed: {e}", addr.ip(), addr.port());
+                }
+            }
+        }
+        if listeners.is_empty() {
+            tracing::error!("Unable to bind any endpoint for RPC server");
+            return Err(HttpError::NoEndpoint);
+        }
+        let shared = Arc::new(Shared {
+            queue: WorkQueue::new(config.workers, config.queue_depth),
+            config,
+            routes: Arc::new(Routes::default()),
+            interrupted: AtomicBool::new(false),
+            open_connections: AtomicUsize::new(0),
+            accepted: AtomicU64::new(0),
+            inflight: Arc::default(),
+        });
+        let (stop_tx, _) = watch::channel(false);
+        let (close_tx, _) = watch::channel(false);
+        let (done_tx, done_rx) = mpsc::channel(1);
+        Ok(Self { shared, listeners, local_addrs, stop_tx, close_tx, done_tx: Some(done_tx), done_rx })
+    }
+
+    /// The addresses actually bound (with the ports the system chose).
+    #[must_use]
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The handler table, to register and unregister handlers.
+    #[must_use]
+    pub fn routes(&self) -> Arc<Routes> {
+        Arc::clone(&self.shared.routes)
+    }
+
+    /// The current load.
+    #[must_use]
+    pub fn metrics(&self) -> Metrics {
+        let s = &self.shared;
+        Metrics {
+            open_connections: s.open_connections.load(Ordering::Relaxed),
+            queued: s.queue.queued(s.config.queue_depth),
+            running: s.queue.running(s.config.workers),
+            rejected: s.queue.rejected.load(Ordering::Relaxed),
+            accepted: s.accepted.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts accepting connections (Core's `StartHTTPServer`). Must be
+    /// called from within a tokio runtime. Calling it twice does nothing.
+    pub fn start(&mut self) {
+        let Some(done) = self.done_tx.as_ref() else { return };
+        tracing::debug!(target: "http", "Starting HTTP server");
+        for listener in self.listeners.drain(..) {
+            tokio::spawn(accept_loop(
+                listener,
+                Arc::clone(&self.shared),
+                self.stop_tx.subscribe(),
+                self.close_tx.subscribe(),
+                done.clone(),
+            ));
+        }
+    }
+
+    /// Refuses new requests (Core's `InterruptHTTPServer`): from now on every
+    /// new request gets 503 and every reply carries `Connection: close`.
+    /// Requests already queued still run. Connections are still accepted.
+    pub fn interrupt(&self) {
+        tracing::debug!(target: "http", "Interrupting HTTP server");
+        self.shared.interrupted.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops the server (Core's `StopHTTPServer`): stops accepting, waits
+    /// until every request in flight has run and its reply has been written
+    /// (meanwhile new requests get 503 and `Connection: close`), then closes
+    /// every connection at once, idle keep-alive and half-sent ones included,
+    /// and returns when nothing is left. Implies
+    /// [`interrupt`](Self::interrupt).
+    pub async fn stop(mut self) {
+        tracing::debug!(target: "http", "Stopping HTTP server");
+        self.interrupt();
+        self.listeners.clear();
+        self.stop_tx.send_replace(true);
+        let inflight = self.shared.inflight.get();
+        if inflight > 0 {
+            tracing::debug!(target: "http", "Waiting for {inflight} requests to stop HTTP server");
+        }
+        // Handlers get all the time they need (long polls are woken by the
+        // layer that owns them); a client that does not read its reply gets
+        // `shutdown_flush_timeout`.
+        self.shared.inflight.handlers_done().await;
+        let flush = self.shared.inflight.replies_written();
+        if tokio::time::timeout(self.shared.config.shutdown_flush_timeout, flush).await.is_err() {
+            tracing::debug!(target: "http", "Timeout waiting for HTTP clients to read their replies, continuing shutdown");
+        }
+        self.close_tx.send_replace(true);
+        drop(self.done_tx.take());
+        // Returns None once every accept loop, connection and handler task
+        // has dropped its sender.
+        while self.done_rx.recv().await.is_some() {}
+        tracing::debug!(target: "http", "Stopped HTTP server");
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    close: watch::Receiver<bool>,
+    done: mpsc::Sender<()>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            () = stopped(&mut stop) => break,
+            res = listener.accept() => match res {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    shared.accepted.fetch_add(1, Ordering::Relaxed);
+                    shared.open_connections.fetch_add(1, Ordering::Relaxed);
+                    let shared = Arc::clone(&shared);
+                    let close = close.clone();
+                    let done = done.clone();
+                    tokio::spawn(async move {
+                        conn::serve(stream, peer, Arc::clone(&shared), close, done).await;
+                        shared.open_connections.fetch_sub(1, Ordering::Relaxed);
+                    });
+                }
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!(target: "http", "accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Resolves once the stop flag is set (at once if it already is).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // An error means the server value is gone, which also means stop.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// A reply generated by the server itself (not by a handler).
+fn server_reply(status: StatusCode, body: &'static str) -> Response {
+    Response::with_body(status, body).header(CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
+/// Routes one request through the pipeline and turns the reply into hyper's.
+pub(crate) async fn dispatch(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: hyper::Request<hyper::body::Incoming>,
+    guard: RequestGuard,
+    done: mpsc::Sender<()>,
+) -> hyper::Response<TrackedBody> {
+    let (parts, body) = req.into_parts();
+    let target = parts.uri.to_string();
+    let span = tracing::debug_span!(target: "http", "request", method = %parts.method, %target, %peer);
+    let _entered = span.enter();
+    tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
+    drop(_entered);
+    let reply = tracing::Instrument::instrument(route(&shared, peer, parts, body, target, done), span).await;
+    finalize(&shared, reply, guard)
+}
+
+async fn route(
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+    parts: hyper::http::request::Parts,
+    body: hyper::body::Incoming,
+    target: String,
+    done: mpsc::Sender<()>,
+) -> Response {
+    if shared.interrupted.load(Ordering::SeqCst) {
+        tracing::debug!(target: "http", "Rejecting request while shutting down");
+        return server_reply(StatusCode::SERVICE_UNAVAILABLE, "");
+    }
+    if !matches!(parts.method, Method::GET | Method::POST | Method::HEAD | Method::PUT) {
+        return server_reply(StatusCode::METHOD_NOT_ALLOWED, "");
+    }
+    let Some((handler, subpath)) = shared.routes.lookup(&target) else {
+        return server_reply(StatusCode::NOT_FOUND, "");
+    };
+    let mut head = RequestHead {
+        method: parts.method,
+        target,
+        subpath,
+        version: parts.version,
+        headers: parts.headers,
+        peer,
+        extensions: parts.extensions,
+    };
+    if let Admission::Reply(reply) = handler.admit(&mut head) {
+        return reply.await;
+    }
+    let body = match conn::read_body(body, shared.config.max_body_size).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return server_reply(StatusCode::PAYLOAD_TOO_LARGE, ""),
+        Err(BodyError::Malformed) => return server_reply(StatusCode::BAD_REQUEST, ""),
+    };
+    let permit = match shared.queue.acquire().await {
+        Ok(permit) => permit,
+        Err(QueueFull) => {
+            tracing::warn!("request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
+            return server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
+        }
+    };
+    // The handler runs on its own task: a panic becomes a 500 instead of a
+    // dropped connection, and the worker slot travels with the handler.
+    let work = handler.handle(Request { head, body });
+    // It also keeps `stop()` waiting if its client has gone away meanwhile.
+    let task = tokio::spawn(async move {
+        let reply = work.await;
+        drop(permit);
+        drop(done);
+        reply
+    });
+    match task.await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!(target: "http", "handler failed: {e}");
+            server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
+        }
+    }
+}
+
+fn finalize(shared: &Shared, reply: Response, guard: RequestGuard) -> hyper::Response<TrackedBody> {
+    let Response { status, mut headers, body } = reply;
+    let body_allowed = !(status.is_informational() || status == StatusCode::NO_CONTENT);
+    if body_allowed && !headers.contains_key(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=ISO-8859-1"));
+    }
+    if !body_allowed {
+        headers.remove(CONTENT_LENGTH);
+    }
+    if shared.interrupted.load(Ordering::SeqCst) {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let mut response = hyper::Response::new(TrackedBody::new(body, guard));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}

@@ -1,0 +1,170 @@
+//! ferronoded: the regtest node that wires ferronode's server crates together.
+//!
+//! The node owns every server value and drives them through Bitcoin Core's
+//! phases, so the order that Core keeps in comments lives here in code:
+//!
+//! 1. **AppInitServers**: bind the HTTP server (`InitHTTPServer`), start the
+//!    RPC table (`StartRPC`), set up authentication and register `/`
+//!    (`StartHTTPRPC`), start serving (`StartHTTPServer`). From here on RPC
+//!    answers, with -28 until init is done.
+//! 2. **Init**: load the chain (for now there is only genesis), then end
+//!    warmup.
+//! 3. **Wait** for the shutdown trigger: the `stop` RPC, SIGINT or SIGTERM.
+//! 4. **Interrupt**: HTTP server (new requests get 503), HTTP-RPC, RPC (long
+//!    polls stop waiting).
+//! 5. **Shutdown**: unregister the RPC handler, stop RPC (deletes the
+//!    cookie), stop the HTTP server (waits for in-flight replies, drops idle
+//!    connections at once).
+//!
+//! # Layout
+//! - [`args`] and [`options`]: bitcoind's option syntax and the accepted
+//!   options; [`config`]: the typed [`config::NodeConfig`] built from them.
+//! - [`logging`]: `debug.log` in Core's format.
+//! - [`shutdown`]: the owned shutdown trigger.
+
+pub mod args;
+pub mod config;
+pub mod logging;
+pub mod options;
+pub mod shutdown;
+
+use std::sync::Arc;
+
+use ferronode_httprpc::{control, Command, HttpRpc, RpcServer, RpcTable};
+use ferronode_httpserver::HttpServer;
+use serde_json::json;
+
+use crate::config::NodeConfig;
+use crate::shutdown::{Shutdown, ShutdownRequester};
+
+/// An error that ends init: printed as `Error: <message>` on stderr.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InitError(pub String);
+
+/// Reports an init error the way bitcoind does: an `[error]` line in
+/// debug.log and `Error: <message>` on stderr.
+pub fn report_init_error(message: &str) {
+    tracing::error!("{message}");
+    eprintln!("Error: {message}");
+}
+
+/// The RPC commands the node serves.
+#[must_use]
+pub fn rpc_table() -> RpcTable {
+    let mut table = RpcTable::new();
+    control::register_control_commands(&mut table);
+    table.add(
+        Command::new(
+            "blockchain",
+            "getblockcount",
+            "Returns the height of the most-work fully-validated chain.\nThe genesis block has height 0.",
+            |_, _| async { Ok(json!(0)) },
+        )
+        .result_help("Result:\nn    (numeric) The current block count"),
+    );
+    table
+}
+
+/// The running servers, in the order Core starts them.
+struct Servers {
+    http: HttpServer,
+    rpc: RpcServer,
+    http_rpc: HttpRpc,
+}
+
+/// Core's `AppInitServers`.
+async fn app_init_servers(config: &NodeConfig, requester: ShutdownRequester) -> Result<Servers, InitError> {
+    let http_error = || InitError("Unable to start HTTP server. See debug log for details.".into());
+    let mut http = HttpServer::bind(config.http.clone()).await.map_err(|_| http_error())?;
+    let log_path = config.log.file.clone().unwrap_or_default();
+    let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
+    let rpc = RpcServer::new(rpc_table(), log_path, Arc::new(move || requester.request()));
+    rpc.start();
+    let http_rpc = match HttpRpc::start(http.routes(), &rpc, &config.auth) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("{e}");
+            return Err(http_error());
+        }
+    };
+    http.start();
+    Ok(Servers { http, rpc, http_rpc })
+}
+
+/// Runs the node until shutdown. Returns the process exit code.
+pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    for opt in &config.ignored {
+        tracing::info!("Option {opt} is accepted for compatibility but has no effect in ferronode yet");
+    }
+    tracing::info!("ferronode version v{}", env!("CARGO_PKG_VERSION"));
+    tracing::info!("Using data directory {}", config.net_dir.display());
+    spawn_signal_handlers(shutdown.requester());
+
+    let servers = if config.server {
+        match app_init_servers(&config, shutdown.requester()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                report_init_error(&e.0);
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+
+    // Init proper: the chain arrives with the regtest-chain work; for now the
+    // node is ready as soon as its servers are.
+    if let Some(s) = &servers {
+        s.rpc.set_warmup_status("Done loading");
+        s.rpc.set_warmup_finished();
+    }
+    tracing::info!("init message: Done loading");
+
+    shutdown.requested().await;
+
+    // Interrupt
+    if let Some(s) = &servers {
+        s.http.interrupt();
+        s.http_rpc.interrupt();
+        s.rpc.interrupt();
+    }
+    // Shutdown
+    tracing::info!("Shutdown: In progress...");
+    if let Some(Servers { http, rpc, http_rpc }) = servers {
+        http_rpc.stop();
+        rpc.stop();
+        http.stop().await;
+    }
+    tracing::info!("Shutdown: done");
+    0
+}
+
+fn spawn_signal_handlers(requester: ShutdownRequester) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [SignalKind::interrupt(), SignalKind::terminate()];
+    for kind in kinds {
+        let requester = requester.clone();
+        match signal(kind) {
+            Ok(mut sig) => {
+                tokio::spawn(async move {
+                    if sig.recv().await.is_some() {
+                        requester.request();
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot install signal handler: {e}"),
+        }
+    }
+    // SIGHUP asks for the log to be reopened in Core; it must not kill us.
+    if let Ok(mut hup) = signal(SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP received");
+            }
+        });
+    }
+}

@@ -1,0 +1,214 @@
+//! `debug.log` in Bitcoin Core's line format, through tracing.
+//!
+//! Debug categories are tracing targets (`http`, `rpc`, `zmq`, ...), so
+//! `-debug=http` switches on `target: "http"` events at debug level, and a
+//! line reads `2026-11-26T15:44:53Z [http] Received a POST request ...` as in
+//! Core. Warnings and errors carry `[warning]` and `[error]`.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::LogConfig;
+
+/// Core's debug categories; each is a tracing target.
+pub const CATEGORIES: &[&str] = &[
+    "net",
+    "tor",
+    "mempool",
+    "http",
+    "bench",
+    "zmq",
+    "walletdb",
+    "rpc",
+    "estimatefee",
+    "addrman",
+    "selectcoins",
+    "reindex",
+    "cmpctblock",
+    "rand",
+    "prune",
+    "proxy",
+    "mempoolrej",
+    "libevent",
+    "coindb",
+    "qt",
+    "leveldb",
+    "validation",
+    "i2p",
+    "ipc",
+    "lock",
+    "blockstorage",
+    "txreconciliation",
+    "scan",
+    "txpackages",
+    "kernel",
+    "privatebroadcast",
+];
+
+/// Formats events as Core's log lines.
+struct CoreFormat {
+    micros: bool,
+    thread_names: bool,
+}
+
+/// `2026-11-26T15:44:53Z` (with `.123456` before the `Z` for micros).
+fn timestamp(micros: bool) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut s = format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60);
+    if micros {
+        let _ = write!(s, ".{:06}", now.subsec_micros());
+    }
+    s.push('Z');
+    s
+}
+
+impl<S, N> FormatEvent<S, N> for CoreFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        let meta = event.metadata();
+        write!(writer, "{} ", timestamp(self.micros))?;
+        if self.thread_names {
+            let thread = std::thread::current();
+            write!(writer, "[{}] ", thread.name().unwrap_or("unknown"))?;
+        }
+        let category = CATEGORIES.contains(&meta.target()).then(|| meta.target());
+        match (*meta.level(), category) {
+            (Level::ERROR, _) => write!(writer, "[error] ")?,
+            (Level::WARN, _) => write!(writer, "[warning] ")?,
+            (Level::DEBUG, Some(cat)) => write!(writer, "[{cat}] ")?,
+            (Level::TRACE, Some(cat)) => write!(writer, "[{cat}:trace] ")?,
+            _ => {}
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// Where log lines go: the debug log file and, optionally, standard output.
+#[derive(Clone)]
+struct Sink {
+    file: Option<Arc<Mutex<File>>>,
+    console: bool,
+}
+
+struct SinkWriter<'a>(&'a Sink);
+
+impl Write for SinkWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // tracing-subscriber hands over one whole line per call.
+        if let Some(file) = &self.0.file {
+            let mut f = file.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = f.write_all(buf);
+        }
+        if self.0.console {
+            let _ = io::stdout().lock().write_all(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Sink {
+    type Writer = SinkWriter<'a>;
+    fn make_writer(&'a self) -> Self::Writer {
+        SinkWriter(self)
+    }
+}
+
+/// The tracing filter for the given `-debug`/`-debugexclude` values: info
+/// for everything, debug for the chosen categories.
+#[must_use]
+pub fn filter(debug: &[String], exclude: &[String]) -> Targets {
+    let all = debug.iter().any(|d| d.is_empty() || d == "1" || d == "all");
+    let none = debug.iter().any(|d| d == "0" || d == "none");
+    let mut targets = Targets::new().with_default(LevelFilter::INFO);
+    for cat in CATEGORIES {
+        let on = !none && (all || debug.iter().any(|d| d == cat)) && !exclude.iter().any(|e| e == cat);
+        if on {
+            targets = targets.with_target(*cat, LevelFilter::TRACE);
+        }
+    }
+    targets
+}
+
+/// Categories in `debug`/`exclude` that Core would not recognise.
+#[must_use]
+pub fn unknown_categories(debug: &[String], exclude: &[String]) -> Vec<String> {
+    debug
+        .iter()
+        .map(|d| ("debug", d))
+        .chain(exclude.iter().map(|e| ("debugexclude", e)))
+        .filter(|(_, c)| {
+            !(c.is_empty() || ["0", "1", "all", "none"].contains(&c.as_str()) || CATEGORIES.contains(&c.as_str()))
+        })
+        .map(|(opt, c)| format!("Unsupported logging category -{opt}={c}."))
+        .collect()
+}
+
+/// Opens the log file and installs the global subscriber.
+///
+/// # Errors
+/// When the debug log cannot be opened.
+pub fn init(cfg: &LogConfig) -> io::Result<()> {
+    let file = match &cfg.file {
+        Some(path) => Some(Arc::new(Mutex::new(OpenOptions::new().create(true).append(true).open(path)?))),
+        None => None,
+    };
+    let sink = Sink { file, console: cfg.console };
+    let layer = tracing_subscriber::fmt::layer()
+        .event_format(CoreFormat { micros: cfg.micros, thread_names: cfg.thread_names })
+        .with_writer(sink);
+    // Installing twice only happens in tests that start two nodes in one
+    // process; the first subscriber then keeps logging.
+    let _ = tracing_subscriber::registry().with(layer).with(filter(&cfg.debug, &cfg.debug_exclude)).try_init();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_shape() {
+        let t = timestamp(false);
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T');
+        assert_eq!(timestamp(true).len(), 27);
+    }
+
+    #[test]
+    fn categories() {
+        assert!(unknown_categories(&["http".into(), "1".into()], &["rand".into()]).is_empty());
+        assert_eq!(unknown_categories(&["bogus".into()], &[]), vec!["Unsupported logging category -debug=bogus."]);
+    }
+}

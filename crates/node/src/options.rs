@@ -1,0 +1,158 @@
+//! Every option ferronoded accepts, as data.
+
+use crate::args::OptionSpec;
+
+const fn opt(name: &'static str, category: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec { name, help, network_only: false, category }
+}
+
+const fn net_opt(name: &'static str, category: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec { name, help, network_only: true, category }
+}
+
+const GENERAL: &str = "Options";
+const CHAIN: &str = "Chain selection options";
+const DEBUG: &str = "Debugging/Testing options";
+const RPC: &str = "RPC server options";
+const CONN: &str = "Connection options";
+
+/// Options that ferronoded implements.
+pub const OPTIONS: &[OptionSpec] = &[
+    opt("?", GENERAL, "Print this help message and exit"),
+    opt("h", GENERAL, ""),
+    opt("help", GENERAL, ""),
+    opt("version", GENERAL, "Print version and exit"),
+    opt("conf", GENERAL, "-conf=<file>  Specify path to read-only configuration file. Relative paths will be prefixed by datadir location (only useable from command line, not configuration file) (default: bitcoin.conf)"),
+    opt("datadir", GENERAL, "-datadir=<dir>  Specify data directory (default: ~/.ferronode)"),
+    opt("includeconf", GENERAL, "-includeconf=<file>  Specify additional configuration file, relative to the -datadir path (only useable from configuration file, not command line)"),
+    opt("chain", CHAIN, "-chain=<chain>  Use the chain <chain> (default: regtest). ferronode supports only regtest for now"),
+    opt("regtest", CHAIN, "Enter regression test mode (the default and, for now, only chain)"),
+    opt("testnet", CHAIN, "Use the testnet3 chain (not supported yet)"),
+    opt("testnet4", CHAIN, "Use the testnet4 chain (not supported yet)"),
+    opt("signet", CHAIN, "Use the signet chain (not supported yet)"),
+    opt("debug", DEBUG, "-debug=<category>  Log debugging information for a category (http, rpc, ...). -debug or -debug=1 logs every category"),
+    opt("debugexclude", DEBUG, "-debugexclude=<category>  Exclude debugging information for a category"),
+    opt("debuglogfile", DEBUG, "-debuglogfile=<file>  Specify location of debug log file (default: debug.log). Relative paths will be prefixed by a net-specific datadir location. Pass -nodebuglogfile to disable writing the log to a file"),
+    opt("logtimemicros", DEBUG, "Add microsecond precision to debug timestamps (default: 0)"),
+    opt("logthreadnames", DEBUG, "Prepend debug output with name of the originating thread (default: 0)"),
+    opt("printtoconsole", DEBUG, "Send trace/debug info to console (default: 1)"),
+    opt("server", RPC, "Accept command line and JSON-RPC commands (default: 1)"),
+    opt("rpcauth", RPC, "-rpcauth=<userpw>  Username and HMAC-SHA-256 hashed password for JSON-RPC connections, as <USERNAME>:<SALT>$<HASH>. Can be specified multiple times"),
+    opt("rpccookiefile", RPC, "-rpccookiefile=<loc>  Location of the auth cookie. Relative paths will be prefixed by a net-specific datadir location. (default: data dir)"),
+    opt("rpccookieperms", RPC, "-rpccookieperms=<readable-by>  Set permissions on the RPC auth cookie file so that it is readable by [owner|group|all] (default: owner)"),
+    opt("rpcpassword", RPC, "-rpcpassword=<pw>  Password for JSON-RPC connections"),
+    net_opt("rpcport", RPC, "-rpcport=<port>  Listen for JSON-RPC connections on <port> (default: 18443)"),
+    opt("rpcservertimeout", RPC, "-rpcservertimeout=<n>  Timeout during HTTP requests (default: 30)"),
+    opt("rpcthreads", RPC, "-rpcthreads=<n>  Set the number of threads to service RPC calls (default: 16)"),
+    opt("rpcuser", RPC, "-rpcuser=<user>  Username for JSON-RPC connections"),
+    opt("rpcworkqueue", RPC, "-rpcworkqueue=<n>  Set the maximum depth of the work queue to service RPC calls (default: 64)"),
+];
+
+/// Options a bitcoind user or harness may pass that ferronode accepts but
+/// does not act on yet. Each one that is set is logged once at startup; the
+/// list is in docs/compat.md.
+pub const IGNORED: &[OptionSpec] = &[
+    opt("acceptnonstdtxn", DEBUG, ""),
+    opt("addnode", CONN, ""),
+    opt("allowignoredconf", GENERAL, ""),
+    opt("assumevalid", GENERAL, ""),
+    net_opt("bind", CONN, ""),
+    opt("blockfilterindex", GENERAL, ""),
+    opt("blocksdir", GENERAL, ""),
+    opt("blocksonly", GENERAL, ""),
+    opt("capturemessages", DEBUG, ""),
+    opt("checkblocks", DEBUG, ""),
+    opt("checklevel", DEBUG, ""),
+    net_opt("connect", CONN, ""),
+    opt("daemon", GENERAL, ""),
+    opt("daemonwait", GENERAL, ""),
+    opt("dbcache", GENERAL, ""),
+    opt("deprecatedrpc", RPC, ""),
+    opt("disablewallet", GENERAL, ""),
+    opt("discover", CONN, ""),
+    opt("dnsseed", CONN, ""),
+    opt("fallbackfee", GENERAL, ""),
+    opt("fixedseeds", CONN, ""),
+    opt("keypool", GENERAL, ""),
+    opt("listen", CONN, ""),
+    opt("listenonion", CONN, ""),
+    opt("loglevel", DEBUG, ""),
+    opt("logratelimit", DEBUG, ""),
+    opt("logsourcelocations", DEBUG, ""),
+    opt("maxconnections", CONN, ""),
+    opt("maxmempool", GENERAL, ""),
+    opt("mempoolexpiry", GENERAL, ""),
+    opt("minrelaytxfee", GENERAL, ""),
+    opt("natpmp", CONN, ""),
+    opt("onion", CONN, ""),
+    opt("par", GENERAL, ""),
+    opt("peerbloomfilters", CONN, ""),
+    opt("peertimeout", CONN, ""),
+    opt("persistmempool", GENERAL, ""),
+    opt("pid", GENERAL, ""),
+    net_opt("port", CONN, ""),
+    opt("prevoutfetchthreads", GENERAL, ""),
+    opt("proxy", CONN, ""),
+    opt("prune", GENERAL, ""),
+    opt("reindex", GENERAL, ""),
+    opt("rest", RPC, ""),
+    opt("rpcallowip", RPC, ""),
+    net_opt("rpcbind", RPC, ""),
+    opt("rpcdoccheck", DEBUG, ""),
+    opt("rpcwhitelist", RPC, ""),
+    opt("rpcwhitelistdefault", RPC, ""),
+    opt("seednode", CONN, ""),
+    opt("settings", GENERAL, ""),
+    opt("shrinkdebugfile", DEBUG, ""),
+    opt("shutdownnotify", GENERAL, ""),
+    opt("startupnotify", GENERAL, ""),
+    opt("stopatheight", DEBUG, ""),
+    opt("test", DEBUG, ""),
+    opt("txindex", GENERAL, ""),
+    opt("uacomment", GENERAL, ""),
+    opt("unsafesqlitesync", DEBUG, ""),
+    opt("upnp", CONN, ""),
+    opt("v2transport", CONN, ""),
+    net_opt("wallet", GENERAL, ""),
+    net_opt("walletdir", GENERAL, ""),
+    opt("whitebind", CONN, ""),
+    opt("whitelist", CONN, ""),
+    opt("zmqpubhashblock", GENERAL, ""),
+    opt("zmqpubhashblockhwm", GENERAL, ""),
+    opt("zmqpubhashtx", GENERAL, ""),
+    opt("zmqpubhashtxhwm", GENERAL, ""),
+    opt("zmqpubrawblock", GENERAL, ""),
+    opt("zmqpubrawblockhwm", GENERAL, ""),
+    opt("zmqpubrawtx", GENERAL, ""),
+    opt("zmqpubrawtxhwm", GENERAL, ""),
+    opt("zmqpubsequence", GENERAL, ""),
+    opt("zmqpubsequencehwm", GENERAL, ""),
+];
+
+/// Every accepted option: implemented and ignored ones.
+#[must_use]
+pub fn all() -> Vec<OptionSpec> {
+    OPTIONS.iter().chain(IGNORED).copied().collect()
+}
+
+/// The text of `-help`.
+#[must_use]
+pub fn help_text() -> String {
+    let mut out = format!(
+        "ferronode daemon version v{}\n\nUsage:  ferronoded [options]                     Start ferronode\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut category = "";
+    for spec in OPTIONS.iter().filter(|s| !s.help.is_empty()) {
+        if spec.category != category {
+            category = spec.category;
+            out.push_str(&format!("\n{category}:\n"));
+        }
+        let (flag, text) = match spec.help.split_once("  ") {
+            Some((flag, text)) if flag.starts_with('-') => (flag.to_owned(), text),
+            _ => (format!("-{}", spec.name), spec.help),
+        };
+        out.push_str(&format!("\n  {flag}\n       {text}\n"));
+    }
+    out
+}

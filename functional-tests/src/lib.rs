@@ -1,0 +1,319 @@
+//! A harness that starts the real `ferronoded` binary and talks to it the
+//! way clients do, shaped like Bitcoin Core's functional test framework
+//! (`TestNode`, `wait_until_stopped`, `assert_debug_log`,
+//! `assert_start_raises_init_error`).
+//!
+//! The binary is taken from `$FERRONODED` when set; otherwise it is built
+//! (once per test process) with the same cargo profile as the tests.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // a test harness panics on failure by design
+
+pub mod http;
+
+use std::fs;
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub use http::{HttpConn, HttpResponse};
+
+/// Path of the `ferronoded` binary under test.
+pub fn ferronoded() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("FERRONODED") {
+            return PathBuf::from(p);
+        }
+        // tests run from <target>/<profile>/deps/<name>-<hash>
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "ferronode-node", "--bin", "ferronoded", "--manifest-path"]).arg(&manifest);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "building ferronoded failed");
+        profile_dir.join("ferronoded")
+    })
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A temporary directory, removed on drop (kept when `FERRONODE_KEEP_TMP`
+/// is set, for post-mortems).
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory.
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "ferronode-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("FERRONODE_KEEP_TMP").is_none() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// An RPC error as returned by the node: code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// JSON-RPC error code.
+    pub code: i64,
+    /// Error message.
+    pub message: String,
+}
+
+/// One ferronoded process with its own datadir and ports.
+#[derive(Debug)]
+pub struct TestNode {
+    /// The node's base datadir.
+    pub datadir: TempDir,
+    /// The RPC port.
+    pub rpc_port: u16,
+    /// Arguments added to every start.
+    pub extra_args: Vec<String>,
+    child: Option<Child>,
+    stderr_path: PathBuf,
+    stdout_path: PathBuf,
+}
+
+impl TestNode {
+    /// A node that is not running yet.
+    pub fn new(extra_args: &[&str]) -> Self {
+        let datadir = TempDir::new("node");
+        let stderr_path = datadir.path().join("stderr.txt");
+        let stdout_path = datadir.path().join("stdout.txt");
+        Self {
+            datadir,
+            rpc_port: free_port(),
+            extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+            child: None,
+            stderr_path,
+            stdout_path,
+        }
+    }
+
+    /// Starts a node and waits until RPC answers.
+    pub fn start_new(extra_args: &[&str]) -> Self {
+        let mut node = Self::new(extra_args);
+        node.start(&[]);
+        node.wait_for_rpc_connection();
+        node
+    }
+
+    /// `<datadir>/regtest`.
+    pub fn net_dir(&self) -> PathBuf {
+        self.datadir.path().join("regtest")
+    }
+
+    /// The debug log's path.
+    pub fn debug_log_path(&self) -> PathBuf {
+        self.net_dir().join("debug.log")
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("node is running").id()
+    }
+
+    fn spawn(&mut self, args: &[&str]) {
+        assert!(self.child.is_none(), "node already running");
+        let _ = fs::remove_file(self.net_dir().join(".cookie"));
+        let mut cmd = Command::new(ferronoded());
+        cmd.arg(format!("-datadir={}", self.datadir.path().display()))
+            .arg(format!("-rpcport={}", self.rpc_port))
+            .arg("-printtoconsole=0")
+            .args(&self.extra_args)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&self.stdout_path).unwrap())
+            .stderr(fs::File::create(&self.stderr_path).unwrap());
+        self.child = Some(cmd.spawn().expect("ferronoded starts"));
+    }
+
+    /// Starts the process with `args` on top of the defaults.
+    pub fn start(&mut self, args: &[&str]) {
+        self.spawn(args);
+    }
+
+    /// Waits until the cookie exists and `getblockcount` answers (up to 60 s),
+    /// tolerating warmup and refused connections, as Core's framework does.
+    pub fn wait_for_rpc_connection(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("ferronoded exited with {status} during initialization: {}", self.stderr());
+            }
+            if self.net_dir().join(".cookie").exists() {
+                match self.try_rpc("getblockcount", json!([])) {
+                    Ok(Ok(_)) => return,
+                    Ok(Err(e)) if e.code == -28 => {}
+                    Ok(Err(e)) => panic!("unexpected error while waiting for RPC: {e:?}"),
+                    Err(_) => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("RPC did not come up within 60 s");
+    }
+
+    /// `user:password` from the cookie file.
+    pub fn cookie(&self) -> String {
+        fs::read_to_string(self.net_dir().join(".cookie")).unwrap()
+    }
+
+    /// A new keep-alive connection to the RPC port.
+    pub fn connect(&self) -> HttpConn {
+        HttpConn::connect(self.rpc_port).unwrap()
+    }
+
+    /// Calls `method` on a fresh connection; an I/O error is the outer error.
+    pub fn try_rpc(&self, method: &str, params: Value) -> std::io::Result<Result<Value, RpcError>> {
+        let mut conn = HttpConn::connect(self.rpc_port)?;
+        conn.call(&self.cookie(), method, params)
+    }
+
+    /// Calls `method` and returns its result, panicking on any error.
+    pub fn rpc(&self, method: &str, params: Value) -> Value {
+        match self.try_rpc(method, params) {
+            Ok(Ok(v)) => v,
+            other => panic!("{method} failed: {other:?}"),
+        }
+    }
+
+    /// Whatever the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The debug log so far.
+    pub fn debug_log(&self) -> String {
+        fs::read_to_string(self.debug_log_path()).unwrap_or_default()
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, sig: i32) {
+        let pid = libc::pid_t::try_from(self.pid()).unwrap();
+        // SAFETY-free: libc::kill only reads its integer arguments.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its status.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Core's `wait_until_stopped`: the process must exit within `timeout`
+    /// with code 0 (or 1 when `expect_error`) and, unless an error is
+    /// expected, an empty stderr.
+    pub fn wait_until_stopped(&mut self, timeout: Duration, expect_error: bool) {
+        let status = self.wait_for_exit(timeout).unwrap_or_else(|| {
+            self.kill();
+            panic!("node did not stop within {timeout:?}");
+        });
+        let expected = i32::from(expect_error);
+        assert_eq!(status.code(), Some(expected), "exit status; stderr: {}", self.stderr());
+        if !expect_error {
+            assert_eq!(self.stderr().trim(), "", "stderr must be empty");
+        }
+    }
+
+    /// Calls `stop` and waits until the process has exited cleanly.
+    pub fn stop_node(&mut self) {
+        let reply = self.rpc("stop", json!([]));
+        assert_eq!(reply, json!("ferronode stopping"));
+        self.wait_until_stopped(Duration::from_secs(60), false);
+    }
+
+    /// Core's `assert_debug_log`: runs `f`, then checks that every string in
+    /// `expected` appears in what the log gained meanwhile (waiting up to 5 s
+    /// for it to be written).
+    pub fn assert_debug_log(&self, expected: &[&str], f: impl FnOnce()) {
+        let before = fs::metadata(self.debug_log_path()).map(|m| m.len()).unwrap_or(0);
+        f();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut text = String::new();
+            if let Ok(mut file) = fs::File::open(self.debug_log_path()) {
+                let _ = std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(before));
+                let _ = file.read_to_string(&mut text);
+            }
+            let missing: Vec<&&str> = expected.iter().filter(|e| !text.contains(**e)).collect();
+            if missing.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "missing from debug.log: {missing:?}\n--- log ---\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Core's `assert_start_raises_init_error`: starting with `args` must fail
+    /// with a non-zero exit code and exactly `expected` on stderr.
+    pub fn assert_start_raises_init_error(&mut self, args: &[&str], expected: &str) {
+        self.spawn(args);
+        let status = self.wait_for_exit(Duration::from_secs(60)).unwrap_or_else(|| {
+            self.kill();
+            panic!("node did not exit on an init error");
+        });
+        assert_ne!(status.code(), Some(0), "expected a failing exit status");
+        assert_eq!(self.stderr().trim(), expected.trim());
+    }
+
+    /// Kills the process, if it still runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
