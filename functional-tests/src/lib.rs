@@ -30,9 +30,13 @@ pub fn ferronoded() -> &'static Path {
         if let Some(p) = std::env::var_os("FERRONODED") {
             return PathBuf::from(p);
         }
-        // tests run from <target>/<profile>/deps/<name>-<hash>
+        // tests run from <target>/<profile>/deps/<name>-<hash>, binaries
+        // (the benchmarks) from <target>/<profile>/<name>
         let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let mut profile_dir = exe.parent().unwrap().to_path_buf();
+        if profile_dir.file_name().is_some_and(|n| n == "deps") {
+            profile_dir.pop();
+        }
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
@@ -243,7 +247,7 @@ impl TestNode {
             if Instant::now() >= deadline {
                 return None;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
