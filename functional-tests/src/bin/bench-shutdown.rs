@@ -40,7 +40,12 @@ fn run(idle: usize, in_flight: bool) -> Sample {
         // send stop when the sleep has about 200 ms left
         loop {
             let info = node.rpc("getrpcinfo", json!([]));
-            let running = info["active_commands"].as_array().unwrap().iter().find(|c| c["method"] == "sleep").map(|c| c["duration"].as_u64().unwrap());
+            let running = info["active_commands"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["method"] == "sleep")
+                .map(|c| c["duration"].as_u64().unwrap());
             if running.is_some_and(|us| us >= 100_000) {
                 break;
             }
@@ -89,7 +94,10 @@ fn main() {
     println!("| scenario | stop → exit | ratio to baseline | in-flight reply → exit |");
     println!("|---|---|---|---|");
     let floor: Vec<Duration> = (0..rounds).map(|_| close_floor(1000)).collect();
-    println!("| reference: close() of 1000 accepted loopback sockets, one thread, no server | {} | - | - |", ms(median(floor)));
+    println!(
+        "| reference: close() of 1000 accepted loopback sockets, one thread, no server | {} | - | - |",
+        ms(median(floor))
+    );
     let mut baseline = None;
     for (name, idle, in_flight) in [
         ("no other connection (baseline)", 0, false),
