@@ -1,7 +1,6 @@
 //! The RPC server proper: the command table with its lifecycle (StartRPC,
 //! InterruptRPC, StopRPC), warmup, and the record of running commands.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -198,8 +197,8 @@ pub struct Caller {
     pub user: String,
     /// The request URI (`/` or `/wallet/<name>`).
     pub uri: String,
-    /// The client's address.
-    pub peer: Option<SocketAddr>,
+    /// The client, when the call came over HTTP.
+    pub peer: Option<ferronode_httpserver::Peer>,
 }
 
 /// What a running command can see of the server.

@@ -21,7 +21,6 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Notify};
 
 /// Bookkeeping shared by a connection's task, its socket wrapper and the
@@ -34,8 +33,12 @@ pub(crate) struct ConnState {
     finished: AtomicUsize,
     /// Milliseconds since `epoch` of the last byte read or written.
     last_activity_ms: AtomicU64,
+    /// 1 + milliseconds since `epoch` when the current request head began
+    /// to arrive; 0 when no head is in progress.
+    head_started_ms: AtomicU64,
     epoch: Instant,
-    /// Signalled whenever `inflight` drops to zero.
+    /// Signalled whenever `inflight` drops to zero or a request head begins,
+    /// so the connection task re-arms its timers.
     quiet: Notify,
     /// The server-wide count of requests in flight.
     total: Arc<Inflight>,
@@ -104,14 +107,38 @@ impl ConnState {
             inflight: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             last_activity_ms: AtomicU64::new(0),
+            head_started_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             quiet: Notify::new(),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_activity_ms.store(ms, Ordering::Relaxed);
+        self.last_activity_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Bytes arrived: if no request is in flight they begin a request head.
+    fn received(&self) {
+        let now = self.now_ms();
+        self.last_activity_ms.store(now, Ordering::Relaxed);
+        if self.is_quiet()
+            && self.head_started_ms.compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
+            // let the connection task arm the head deadline
+            self.quiet.notify_one();
+        }
+    }
+
+    /// When the request head now arriving began, if one is.
+    fn head_started(&self) -> Option<Instant> {
+        match self.head_started_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(self.epoch + Duration::from_millis(ms - 1)),
+        }
     }
 
     fn last_activity(&self) -> Instant {
@@ -145,6 +172,7 @@ pub(crate) struct RequestGuard {
 impl RequestGuard {
     pub(crate) fn new(state: &Arc<ConnState>) -> Self {
         state.inflight.fetch_add(1, Ordering::AcqRel);
+        state.head_started_ms.store(0, Ordering::Release);
         state.total.add();
         Self { state: Arc::clone(state), done: false }
     }
@@ -201,26 +229,66 @@ impl Body for TrackedBody {
     }
 }
 
-/// The socket, watched for activity and for completed flushes.
-#[derive(Debug)]
-pub(crate) struct TrackedIo {
-    inner: TcpStream,
-    state: Arc<ConnState>,
+/// hyper answers some malformed requests on its own (431 for an oversize
+/// head, 414 for an oversize target); Core answers 400 to all of them.
+const CORE_BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\nCache-Control: no-store\r\nContent-Length: 0\r\nContent-Type: text/html; charset=ISO-8859-1\r\n\r\n";
+
+fn is_hyper_error_head(buf: &[u8]) -> bool {
+    (buf.starts_with(b"HTTP/1.1 431 ") || buf.starts_with(b"HTTP/1.1 414 ")) && buf.ends_with(b"\r\n\r\n")
 }
 
-impl AsyncRead for TrackedIo {
+/// The socket, watched for activity and for completed flushes.
+#[derive(Debug)]
+pub(crate) struct TrackedIo<S> {
+    inner: S,
+    state: Arc<ConnState>,
+    /// Bytes that replace what hyper wrote, still to be sent.
+    pending: Vec<u8>,
+}
+
+impl<S: AsyncWrite + Unpin> TrackedIo<S> {
+    /// Sends `pending` before anything else.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.pending.drain(..n);
+            self.state.touch();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Replaces one of hyper's own error heads by Core's reply.
+    fn intercept(&mut self, head: &[u8]) -> bool {
+        if is_hyper_error_head(head) {
+            self.pending.extend_from_slice(CORE_BAD_REQUEST);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.state.touch();
+            self.state.received();
         }
         res
     }
 }
 
-impl AsyncWrite for TrackedIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        if self.intercept(buf) {
+            std::task::ready!(self.poll_pending(cx))?;
+            return Poll::Ready(Ok(buf.len()));
+        }
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
             self.state.touch();
@@ -233,6 +301,13 @@ impl AsyncWrite for TrackedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            if self.intercept(first) {
+                std::task::ready!(self.poll_pending(cx))?;
+                return Poll::Ready(Ok(first.len()));
+            }
+        }
         let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
             self.state.touch();
@@ -245,6 +320,7 @@ impl AsyncWrite for TrackedIo {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
         // hyper calls this only once its own write buffer is empty.
         let res = Pin::new(&mut self.inner).poll_flush(cx);
         if matches!(res, Poll::Ready(Ok(()))) {
@@ -254,6 +330,7 @@ impl AsyncWrite for TrackedIo {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
         let res = Pin::new(&mut self.inner).poll_shutdown(cx);
         if matches!(res, Poll::Ready(Ok(()))) {
             self.state.settle();
@@ -266,24 +343,28 @@ impl AsyncWrite for TrackedIo {
 /// closes it. `close` is set by `stop()` once no request is in flight
 /// anywhere: quiet connections then close at once, busy ones as soon as their
 /// reply is written.
-pub(crate) async fn serve(
-    stream: TcpStream,
-    peer: std::net::SocketAddr,
+pub(crate) async fn serve<S>(
+    stream: S,
+    peer: crate::Peer,
     shared: Arc<crate::Shared>,
     mut close: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let state = Arc::new(ConnState::new(Arc::clone(&shared.inflight)));
     state.touch();
-    let io = hyper_util::rt::TokioIo::new(TrackedIo { inner: stream, state: Arc::clone(&state) });
+    let io = hyper_util::rt::TokioIo::new(TrackedIo { inner: stream, state: Arc::clone(&state), pending: Vec::new() });
     let service = {
         let state = Arc::clone(&state);
         let shared = Arc::clone(&shared);
         let done = done.clone();
+        let peer = peer.clone();
         hyper::service::service_fn(move |req| {
             let guard = RequestGuard::new(&state);
             let shared = Arc::clone(&shared);
             let done = done.clone();
+            let peer = peer.clone();
             async move { Ok::<_, std::convert::Infallible>(crate::dispatch(shared, peer, req, guard, done).await) }
         })
     };
@@ -296,6 +377,7 @@ pub(crate) async fn serve(
     tokio::pin!(conn);
 
     let idle = shared.config.idle_timeout;
+    let header_timeout = shared.config.header_timeout;
     let mut stopping = false;
     let mut flush_deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -310,6 +392,10 @@ pub(crate) async fn serve(
             flush_deadline = Some(tokio::time::Instant::now() + shared.config.shutdown_flush_timeout);
         }
         let idle_deadline = idle.map(|d| tokio::time::Instant::from_std(state.last_activity() + d));
+        let head_deadline = match (quiet, state.head_started(), header_timeout) {
+            (true, Some(started), Some(limit)) => Some(tokio::time::Instant::from_std(started + limit)),
+            _ => None,
+        };
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(e) = res {
@@ -325,6 +411,12 @@ pub(crate) async fn serve(
             () = sleep_until_opt(idle_deadline), if quiet && !stopping && idle_deadline.is_some() => {
                 if state.is_quiet() && idle.is_some_and(|d| state.last_activity().elapsed() >= d) {
                     tracing::debug!(target: "http", "closing idle connection from {peer}");
+                    break;
+                }
+            }
+            () = sleep_until_opt(head_deadline), if head_deadline.is_some() && !stopping => {
+                if state.is_quiet() && state.head_started().is_some_and(|t| header_timeout.is_some_and(|l| t.elapsed() >= l)) {
+                    tracing::debug!(target: "http", "closing connection from {peer}: request head not complete within {:?}", header_timeout.unwrap_or_default());
                     break;
                 }
             }

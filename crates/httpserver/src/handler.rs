@@ -1,7 +1,6 @@
 //! What a handler sees and returns.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -25,8 +24,8 @@ pub struct RequestHead {
     pub version: Version,
     /// Request headers.
     pub headers: HeaderMap,
-    /// Address of the client.
-    pub peer: SocketAddr,
+    /// The client.
+    pub peer: crate::Peer,
     /// Values a handler's [`Handler::admit`] step hands to its
     /// [`Handler::handle`] step (an authenticated user name, for example).
     pub extensions: Extensions,

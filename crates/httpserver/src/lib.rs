@@ -34,27 +34,51 @@ mod conn;
 mod handler;
 mod queue;
 mod routes;
+mod subnet;
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, StatusCode};
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 
 pub use config::{
-    HttpConfig, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_QUEUE_DEPTH, DEFAULT_WORKERS, MAX_BODY_SIZE, MAX_HEADERS_SIZE,
+    default_max_connections, HttpConfig, UnixBind, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
+    DEFAULT_QUEUE_DEPTH, DEFAULT_WORKERS, MAX_BODY_SIZE, MAX_HEADERS_SIZE,
 };
 pub use handler::{Admission, BoxFuture, Handler, Request, RequestHead, Response};
 pub use hyper::{header, HeaderMap};
 /// Re-exported so handlers need no direct dependency on `http`.
 pub use hyper::{Method as HttpMethod, StatusCode as HttpStatus};
 pub use routes::Routes;
+pub use subnet::{AllowList, Subnet};
 
 use conn::{BodyError, RequestGuard, TrackedBody};
 use queue::{QueueFull, WorkQueue};
+
+/// Who is at the other end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A TCP client.
+    Tcp(SocketAddr),
+    /// A client on a Unix domain socket.
+    Unix,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(addr) => addr.fmt(f),
+            Self::Unix => f.write_str("unix"),
+        }
+    }
+}
 
 /// Errors from starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +103,10 @@ pub struct Metrics {
     pub rejected: u64,
     /// Connections accepted since start.
     pub accepted: u64,
+    /// Connections closed at accept because their network is not allowed.
+    pub refused_not_allowed: u64,
+    /// Connections answered 503 at accept because too many were open.
+    pub refused_over_capacity: u64,
 }
 
 /// State shared by the accept loops, the connections and the owner.
@@ -91,7 +119,10 @@ pub(crate) struct Shared {
     interrupted: AtomicBool,
     open_connections: AtomicUsize,
     accepted: AtomicU64,
+    refused_not_allowed: AtomicU64,
+    refused_over_capacity: AtomicU64,
     inflight: Arc<conn::Inflight>,
+    allow: AllowList,
 }
 
 /// The HTTP server, owned by the program that embeds it.
@@ -100,7 +131,10 @@ pub struct HttpServer {
     shared: Arc<Shared>,
     /// Bound but not yet serving (between `bind` and `start`).
     listeners: Vec<TcpListener>,
+    unix_listeners: Vec<UnixListener>,
     local_addrs: Vec<SocketAddr>,
+    /// Unix socket files to remove at stop.
+    unix_paths: Vec<PathBuf>,
     /// Tells the accept loops to stop accepting.
     stop_tx: watch::Sender<bool>,
     /// Tells connections to close (once nothing is in flight).
@@ -136,15 +170,37 @@ impl HttpServer {
                     listeners.push(listener);
                 }
                 Err(e) => {
-                    tracing::warn!("Binding RPC on address {} port {} failed: {e}", addr.ip(), addr.port());
+                    tracing::warn!("Binding RPC on address {addr} failed: {e}");
                 }
             }
+            if addr.ip().is_unspecified() {
+                tracing::warn!(
+                    "The RPC server is not safe to expose to untrusted networks such as the public internet"
+                );
+            }
         }
-        if listeners.is_empty() {
+        let mut unix_listeners = Vec::new();
+        let mut unix_paths = Vec::new();
+        for ub in &config.unix {
+            tracing::info!("Binding RPC on unix socket {}", ub.path.display());
+            match bind_unix(ub) {
+                Ok(l) => {
+                    unix_listeners.push(l);
+                    unix_paths.push(ub.path.clone());
+                }
+                Err(e) => tracing::warn!("Binding RPC on unix socket {} failed: {e}", ub.path.display()),
+            }
+        }
+        if listeners.is_empty() && unix_listeners.is_empty() {
             tracing::error!("Unable to bind any endpoint for RPC server");
             return Err(HttpError::NoEndpoint);
         }
+        let allow = AllowList::new(&config.allow);
+        tracing::debug!(target: "http", "Allowing HTTP connections from: {allow}");
         let shared = Arc::new(Shared {
+            allow,
+            refused_not_allowed: AtomicU64::new(0),
+            refused_over_capacity: AtomicU64::new(0),
             queue: WorkQueue::new(config.workers, config.queue_depth),
             config,
             routes: Arc::new(Routes::default()),
@@ -156,7 +212,17 @@ impl HttpServer {
         let (stop_tx, _) = watch::channel(false);
         let (close_tx, _) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
-        Ok(Self { shared, listeners, local_addrs, stop_tx, close_tx, done_tx: Some(done_tx), done_rx })
+        Ok(Self {
+            shared,
+            listeners,
+            unix_listeners,
+            local_addrs,
+            unix_paths,
+            stop_tx,
+            close_tx,
+            done_tx: Some(done_tx),
+            done_rx,
+        })
     }
 
     /// The addresses actually bound (with the ports the system chose).
@@ -181,6 +247,8 @@ impl HttpServer {
             running: s.queue.running(s.config.workers),
             rejected: s.queue.rejected.load(Ordering::Relaxed),
             accepted: s.accepted.load(Ordering::Relaxed),
+            refused_not_allowed: s.refused_not_allowed.load(Ordering::Relaxed),
+            refused_over_capacity: s.refused_over_capacity.load(Ordering::Relaxed),
         }
     }
 
@@ -190,13 +258,22 @@ impl HttpServer {
         let Some(done) = self.done_tx.as_ref() else { return };
         tracing::debug!(target: "http", "Starting HTTP server");
         for listener in self.listeners.drain(..) {
-            tokio::spawn(accept_loop(
-                listener,
-                Arc::clone(&self.shared),
-                self.stop_tx.subscribe(),
-                self.close_tx.subscribe(),
-                done.clone(),
-            ));
+            let ctx = AcceptContext {
+                shared: Arc::clone(&self.shared),
+                stop: self.stop_tx.subscribe(),
+                close: self.close_tx.subscribe(),
+                done: done.clone(),
+            };
+            tokio::spawn(accept_tcp(listener, ctx));
+        }
+        for listener in self.unix_listeners.drain(..) {
+            let ctx = AcceptContext {
+                shared: Arc::clone(&self.shared),
+                stop: self.stop_tx.subscribe(),
+                close: self.close_tx.subscribe(),
+                done: done.clone(),
+            };
+            tokio::spawn(accept_unix(listener, ctx));
         }
     }
 
@@ -218,6 +295,7 @@ impl HttpServer {
         tracing::debug!(target: "http", "Stopping HTTP server");
         self.interrupt();
         self.listeners.clear();
+        self.unix_listeners.clear();
         self.stop_tx.send_replace(true);
         let inflight = self.shared.inflight.get();
         if inflight > 0 {
@@ -236,42 +314,107 @@ impl HttpServer {
         // Returns None once every accept loop, connection and handler task
         // has dropped its sender.
         while self.done_rx.recv().await.is_some() {}
+        for path in &self.unix_paths {
+            let _ = std::fs::remove_file(path);
+        }
         tracing::debug!(target: "http", "Stopped HTTP server");
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    close: watch::Receiver<bool>,
-    done: mpsc::Sender<()>,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            () = stopped(&mut stop) => break,
-            res = listener.accept() => match res {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    shared.accepted.fetch_add(1, Ordering::Relaxed);
-                    shared.open_connections.fetch_add(1, Ordering::Relaxed);
-                    let shared = Arc::clone(&shared);
-                    let close = close.clone();
-                    let done = done.clone();
-                    tokio::spawn(async move {
-                        conn::serve(stream, peer, Arc::clone(&shared), close, done).await;
-                        shared.open_connections.fetch_sub(1, Ordering::Relaxed);
-                    });
-                }
-                Err(e) => {
-                    // Typically EMFILE: back off instead of spinning.
-                    tracing::warn!(target: "http", "accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
+fn bind_unix(ub: &UnixBind) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    if let Ok(meta) = std::fs::symlink_metadata(&ub.path) {
+        // Replace a stale socket from an earlier run, never a regular file.
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(&ub.path)?;
         }
     }
+    let listener = UnixListener::bind(&ub.path)?;
+    std::fs::set_permissions(&ub.path, std::fs::Permissions::from_mode(ub.mode))?;
+    Ok(listener)
+}
+
+/// What an accept loop hands to the connections it spawns.
+struct AcceptContext {
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    close: watch::Receiver<bool>,
+    done: mpsc::Sender<()>,
+}
+
+/// A canned reply for a connection over the cap: it is answered before it
+/// sends anything, then closed.
+const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nCache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+
+impl AcceptContext {
+    /// Serves an accepted stream, or refuses it when the cap is reached.
+    fn spawn<S>(&self, mut stream: S, peer: Peer)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        let open = shared.open_connections.fetch_add(1, Ordering::AcqRel);
+        if open >= shared.config.max_connections {
+            shared.open_connections.fetch_sub(1, Ordering::AcqRel);
+            shared.refused_over_capacity.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target: "http", "Connection from {peer} refused: {open} connections open");
+            tokio::spawn(async move {
+                let write = stream.write_all(OVER_CAPACITY);
+                let _ = tokio::time::timeout(std::time::Duration::from_millis(200), write).await;
+            });
+            return;
+        }
+        let close = self.close.clone();
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            conn::serve(stream, peer, Arc::clone(&shared), close, done).await;
+            shared.open_connections.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}
+
+async fn accept_tcp(listener: TcpListener, mut ctx: AcceptContext) {
+    loop {
+        let res = tokio::select! {
+            biased;
+            () = stopped(&mut ctx.stop) => break,
+            res = listener.accept() => res,
+        };
+        match res {
+            Ok((stream, addr)) => {
+                if !ctx.shared.allow.allows(addr.ip()) {
+                    ctx.shared.refused_not_allowed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(target: "http", "Connection from {addr} rejected: Client network is not allowed HTTP access");
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                ctx.spawn(stream, Peer::Tcp(addr));
+            }
+            Err(e) => backoff(&e).await,
+        }
+    }
+}
+
+async fn accept_unix(listener: UnixListener, mut ctx: AcceptContext) {
+    loop {
+        let res = tokio::select! {
+            biased;
+            () = stopped(&mut ctx.stop) => break,
+            res = listener.accept() => res,
+        };
+        match res {
+            Ok((stream, _)) => ctx.spawn(stream, Peer::Unix),
+            Err(e) => backoff(&e).await,
+        }
+    }
+}
+
+/// A failed accept is typically EMFILE: wait a little instead of spinning,
+/// so the process survives descriptor exhaustion.
+async fn backoff(e: &std::io::Error) {
+    tracing::warn!(target: "http", "accept failed: {e}");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
 }
 
 /// Resolves once the stop flag is set (at once if it already is).
@@ -282,13 +425,19 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// A reply generated by the server itself (not by a handler).
 fn server_reply(status: StatusCode, body: &'static str) -> Response {
-    Response::with_body(status, body).header(CACHE_CONTROL, HeaderValue::from_static("no-store"))
+    let reply = Response::with_body(status, body).header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Tell clients when trying again makes sense.
+        reply.header(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"))
+    } else {
+        reply
+    }
 }
 
 /// Routes one request through the pipeline and turns the reply into hyper's.
 pub(crate) async fn dispatch(
     shared: Arc<Shared>,
-    peer: SocketAddr,
+    peer: Peer,
     req: hyper::Request<hyper::body::Incoming>,
     guard: RequestGuard,
     done: mpsc::Sender<()>,
@@ -305,7 +454,7 @@ pub(crate) async fn dispatch(
 
 async fn route(
     shared: &Arc<Shared>,
-    peer: SocketAddr,
+    peer: Peer,
     parts: hyper::http::request::Parts,
     body: hyper::body::Incoming,
     target: String,
@@ -341,7 +490,7 @@ async fn route(
     let permit = match shared.queue.acquire().await {
         Ok(permit) => permit,
         Err(QueueFull) => {
-            tracing::warn!("request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
+            tracing::warn!("Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
             return server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
         }
     };
@@ -379,5 +528,9 @@ fn finalize(shared: &Shared, reply: Response, guard: RequestGuard) -> hyper::Res
     let mut response = hyper::Response::new(TrackedBody::new(body, guard));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // Core master's wording.
+        response.extensions_mut().insert(hyper::ext::ReasonPhrase::from_static(b"Content too large"));
+    }
     response
 }

@@ -59,6 +59,10 @@ pub struct NodeConfig {
     pub auth: AuthConfig,
     /// Logging.
     pub log: LogConfig,
+    /// `-rpcallowip` values, parsed at AppInitServers as in Core.
+    pub rpcallowip: Vec<String>,
+    /// `-cjdnsreachable`: RFC4193 `fc00::/8` may not be allowed then.
+    pub cjdns_reachable: bool,
     /// Accepted options that have no effect yet, to log once.
     pub ignored: Vec<String>,
     /// Warnings found while parsing, to log once logging is up.
@@ -121,12 +125,20 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
     args.set_network(&chain);
     let net_dir = datadir.join(&chain);
 
-    let port = args.get_int("rpcport", i64::from(REGTEST_RPC_PORT));
-    let port = u16::try_from(port)
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| ConfigError(format!("Invalid port specified in -rpcport: '{}'", args.get_or("rpcport", ""))))?;
+    let port = match args.get("rpcport") {
+        None => REGTEST_RPC_PORT,
+        Some(p) => Some(p.as_str())
+            .filter(|p| !p.starts_with('+'))
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| ConfigError(format!("Invalid port specified in -rpcport: '{p}'")))?,
+    };
     let mut http = HttpConfig::loopback(port);
+    let mut warnings = std::mem::take(&mut args.warnings);
+    apply_bind_rules(&args, port, &mut http, &net_dir, &mut warnings)?;
+    if args.is_set("rpcmaxconnections") {
+        http.max_connections = usize::try_from(args.get_int("rpcmaxconnections", 0).max(1)).unwrap_or(1);
+    }
     http.workers = usize::try_from(args.get_int("rpcthreads", 16).max(1)).unwrap_or(1);
     http.queue_depth = usize::try_from(args.get_int("rpcworkqueue", 64).max(1)).unwrap_or(1);
     let timeout = args.get_int("rpcservertimeout", 30);
@@ -178,9 +190,83 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         http,
         auth,
         log,
+        rpcallowip: args.get_all("rpcallowip"),
+        cjdns_reachable: args.get_bool("cjdnsreachable", false),
         ignored,
-        warnings: std::mem::take(&mut args.warnings),
+        warnings,
     })))
+}
+
+/// Core's `SplitHostPort`: `host`, `host:port`, `[v6]:port` or a bare IPv6
+/// address. Returns `None` for an invalid (or zero) port.
+#[must_use]
+pub fn split_host_port(input: &str, default_port: u16) -> Option<(String, u16)> {
+    let mut host = input;
+    let mut port = default_port;
+    let mut valid = true;
+    if let Some(colon) = input.rfind(':') {
+        let bracketed = input.starts_with('[') && colon > 0 && input.as_bytes()[colon - 1] == b']';
+        let multi_colon = colon != 0 && input[..colon].contains(':');
+        if colon == 0 || bracketed || !multi_colon {
+            valid = false;
+            let digits = &input[colon + 1..];
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                if let Ok(n) = digits.parse::<u16>() {
+                    host = &input[..colon];
+                    port = n;
+                    valid = n != 0;
+                }
+            }
+        }
+    }
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    valid.then(|| (host.to_owned(), port))
+}
+
+/// Core's rule for `-rpcbind` and `-rpcallowip`: without both, only
+/// loopback is bound. `unix:<path>` entries are always honoured (they are
+/// local by nature).
+fn apply_bind_rules(
+    args: &Args,
+    port: u16,
+    http: &mut HttpConfig,
+    net_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let allow = args.get_all("rpcallowip");
+    let mut tcp = Vec::new();
+    for value in args.get_all("rpcbind") {
+        if let Some(path) = value.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(ConfigError(format!("Invalid port specified in -rpcbind: '{value}'")));
+            }
+            http.unix.push(ferronode_httpserver::UnixBind { path: abs(net_dir, path), mode: 0o600 });
+            continue;
+        }
+        let hp = split_host_port(&value, port)
+            .ok_or_else(|| ConfigError(format!("Invalid port specified in -rpcbind: '{value}'")))?;
+        tcp.push(hp);
+    }
+    if allow.is_empty() || tcp.is_empty() {
+        if !allow.is_empty() {
+            warnings.push("Option -rpcallowip was specified without -rpcbind; this doesn't usually make sense".into());
+        }
+        if !tcp.is_empty() {
+            warnings.push(
+                "Option -rpcbind was ignored because -rpcallowip was not specified, refusing to allow everyone to connect"
+                    .into(),
+            );
+        }
+        return Ok(());
+    }
+    http.bind.clear();
+    for (host, p) in tcp {
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => http.bind.push(std::net::SocketAddr::new(ip, p)),
+            Err(_) => warnings.push(format!("Could not bind RPC on address {host} port {p}: Address lookup failed.")),
+        }
+    }
+    Ok(())
 }
 
 fn select_chain(args: &Args) -> Result<String, ConfigError> {
@@ -199,5 +285,56 @@ fn select_chain(args: &Args) -> Result<String, ConfigError> {
         _ => Err(ConfigError(
             "Invalid combination of -regtest, -signet, -testnet, -testnet4 and -chain. Can use at most one.".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_like_core() {
+        assert_eq!(split_host_port("127.0.0.1", 5), Some(("127.0.0.1".into(), 5)));
+        assert_eq!(split_host_port("127.0.0.1:7", 5), Some(("127.0.0.1".into(), 7)));
+        assert_eq!(split_host_port("[::1]:7", 5), Some(("::1".into(), 7)));
+        assert_eq!(split_host_port("::1", 5), Some(("::1".into(), 5)));
+        assert_eq!(split_host_port("[::1]", 5), Some(("::1".into(), 5)));
+        for bad in ["127.0.0.1:notaport", "127.0.0.1:0", "[::1]:notaport", "127.0.0.1:65536", ":x", "unix:/x"] {
+            assert_eq!(split_host_port(bad, 5), None, "{bad}");
+        }
+    }
+
+    fn run(argv: &[&str]) -> Result<NodeConfig, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("ferronode-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut a: Vec<String> = vec![format!("-datadir={}", dir.display())];
+        a.extend(argv.iter().map(|s| (*s).to_owned()));
+        match parse(&a)? {
+            Invocation::Run(c) => Ok(*c),
+            Invocation::Print(_) => panic!("unexpected print"),
+        }
+    }
+
+    #[test]
+    fn bind_rules() {
+        let c = run(&["-rpcport=1234"]).unwrap();
+        assert_eq!(c.http.bind.len(), 2);
+        assert!(c.http.bind.iter().all(|a| a.ip().is_loopback() && a.port() == 1234));
+        let c = run(&["-rpcbind=10.0.0.1"]).unwrap();
+        assert!(c.http.bind.iter().all(|a| a.ip().is_loopback()));
+        assert!(c.warnings.iter().any(|w| w.starts_with("Option -rpcbind was ignored")));
+        let c = run(&["-rpcallowip=10.0.0.0/8"]).unwrap();
+        assert!(c.warnings.iter().any(|w| w.starts_with("Option -rpcallowip was specified without -rpcbind")));
+        let c = run(&["-rpcallowip=10.0.0.0/8", "-rpcbind=10.0.0.1", "-rpcbind=[::1]:99"]).unwrap();
+        assert_eq!(c.http.bind, vec!["10.0.0.1:18443".parse().unwrap(), "[::1]:99".parse().unwrap()]);
+        let c = run(&["-rpcbind=unix:rpc.sock"]).unwrap();
+        assert_eq!(c.http.unix.len(), 1);
+        assert!(c.http.unix[0].path.ends_with("regtest/rpc.sock"));
+        assert_eq!(
+            run(&["-rpcbind=127.0.0.1:x", "-rpcallowip=1.2.3.4"]).unwrap_err().0,
+            "Invalid port specified in -rpcbind: '127.0.0.1:x'"
+        );
+        assert_eq!(run(&["-rpcport=+5"]).unwrap_err().0, "Invalid port specified in -rpcport: '+5'");
+        assert_eq!(run(&["-rpcport=0"]).unwrap_err().0, "Invalid port specified in -rpcport: '0'");
     }
 }

@@ -31,7 +31,7 @@ pub mod shutdown;
 use std::sync::Arc;
 
 use ferronode_httprpc::{control, Command, HttpRpc, RpcServer, RpcTable};
-use ferronode_httpserver::HttpServer;
+use ferronode_httpserver::{HttpServer, Subnet};
 use serde_json::json;
 
 use crate::config::NodeConfig;
@@ -76,7 +76,18 @@ struct Servers {
 /// Core's `AppInitServers`.
 async fn app_init_servers(config: &NodeConfig, requester: ShutdownRequester) -> Result<Servers, InitError> {
     let http_error = || InitError("Unable to start HTTP server. See debug log for details.".into());
-    let mut http = HttpServer::bind(config.http.clone()).await.map_err(|_| http_error())?;
+    let mut http_config = config.http.clone();
+    for value in &config.rpcallowip {
+        match parse_allowip(value, config.cjdns_reachable) {
+            Some(subnet) => http_config.allow.push(subnet),
+            None => {
+                // Core shows this message, then fails init with the generic one.
+                report_init_error(&format!("Invalid -rpcallowip subnet specification: {value}. Valid values are a single IP (e.g. 1.2.3.4), a network/netmask (e.g. 1.2.3.4/255.255.255.0), a network/CIDR (e.g. 1.2.3.4/24), all ipv4 (0.0.0.0/0), or all ipv6 (::/0). RFC4193 is allowed only if -cjdnsreachable=0."));
+                return Err(http_error());
+            }
+        }
+    }
+    let mut http = HttpServer::bind(http_config).await.map_err(|_| http_error())?;
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
     let rpc = RpcServer::new(rpc_table(), log_path, Arc::new(move || requester.request()));
@@ -90,6 +101,17 @@ async fn app_init_servers(config: &NodeConfig, requester: ShutdownRequester) -> 
     };
     http.start();
     Ok(Servers { http, rpc, http_rpc })
+}
+
+/// Parses one `-rpcallowip` value. With `-cjdnsreachable`, RFC4193
+/// addresses without the L bit (`fc00::/8`) would be CJDNS and are refused.
+fn parse_allowip(value: &str, cjdns_reachable: bool) -> Option<Subnet> {
+    let subnet = Subnet::parse(value)?;
+    let cjdns = Subnet::parse("fc00::/8").expect("a valid literal subnet");
+    if cjdns_reachable && value.split('/').next().and_then(|a| a.parse().ok()).is_some_and(|ip| cjdns.contains(ip)) {
+        return None;
+    }
+    Some(subnet)
 }
 
 /// Runs the node until shutdown. Returns the process exit code.
