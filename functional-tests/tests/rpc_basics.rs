@@ -65,3 +65,78 @@ fn init_errors() {
     node.assert_start_raises_init_error(&[&taken], "Error: Unable to start HTTP server. See debug log for details.");
     other.stop_node();
 }
+
+#[test]
+fn bind_and_allowip_options() {
+    let mut node = TestNode::new(&[]);
+    node.assert_start_raises_init_error(
+        &["-rpcallowip=not-a-subnet"],
+        "Error: Invalid -rpcallowip subnet specification: not-a-subnet. Valid values are a single IP (e.g. 1.2.3.4), a network/netmask (e.g. 1.2.3.4/255.255.255.0), a network/CIDR (e.g. 1.2.3.4/24), all ipv4 (0.0.0.0/0), or all ipv6 (::/0). RFC4193 is allowed only if -cjdnsreachable=0.\nError: Unable to start HTTP server. See debug log for details.",
+    );
+    for addr in ["127.0.0.1:notaport", "[::1]:notaport", "127.0.0.1:0", "127.0.0.1:65536"] {
+        node.assert_start_raises_init_error(
+            &["-rpcallowip=127.0.0.1", &format!("-rpcbind={addr}")],
+            &format!("Error: Invalid port specified in -rpcbind: '{addr}'"),
+        );
+    }
+    // one of the two without the other: loopback only, with Core's warnings
+    node.start(&["-rpcbind=127.0.0.2"]);
+    node.wait_for_rpc_connection();
+    let log = node.debug_log();
+    assert!(log.contains("[warning] Option -rpcbind was ignored because -rpcallowip was not specified, refusing to allow everyone to connect"));
+    assert!(log.contains(&format!("Binding RPC on address ::1 port {}", node.rpc_port)));
+    node.stop_node();
+    node.start(&["-rpcallowip=10.0.0.0/8"]);
+    node.wait_for_rpc_connection();
+    assert!(node
+        .debug_log()
+        .contains("[warning] Option -rpcallowip was specified without -rpcbind; this doesn't usually make sense"));
+    node.stop_node();
+    // both: bind exactly what was asked (here a second loopback address)
+    node.start(&["-rpcallowip=127.0.0.0/8", "-rpcbind=127.0.0.1"]);
+    node.wait_for_rpc_connection();
+    assert!(node.debug_log().contains(&format!("Binding RPC on address 127.0.0.1 port {}", node.rpc_port)));
+    node.stop_node();
+}
+
+#[test]
+fn unix_socket_rpc() {
+    use std::io::{Read as _, Write as _};
+    let mut node = TestNode::start_new(&["-rpcbind=unix:rpc.sock"]);
+    let path = node.net_dir().join("rpc.sock");
+    let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"getblockcount"}"#;
+    let auth = ferronode_functional_tests::http::basic_auth(&node.cookie());
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.ends_with("{\"jsonrpc\":\"2.0\",\"result\":0,\"id\":1}\n"));
+    node.stop_node();
+    assert!(!path.exists());
+}
+
+#[test]
+fn http_metrics_are_reported() {
+    let mut node = TestNode::start_new(&[]);
+    let cookie = node.cookie();
+    let idle: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = node.connect();
+            assert_eq!(c.call(&cookie, "getblockcount", json!([])).unwrap(), Ok(json!(0)));
+            c
+        })
+        .collect();
+    let m = node.rpc("gethttpmetrics", json!([]));
+    assert!(m["open_connections"].as_u64().unwrap() >= 4, "{m}");
+    assert_eq!(m["running"], json!(1), "only gethttpmetrics itself runs");
+    assert_eq!(m["queued"], json!(0));
+    assert!(m["accepted"].as_u64().unwrap() >= 4);
+    drop(idle);
+    node.stop_node();
+}

@@ -13,7 +13,7 @@ fn flood_beyond_workers_and_queue_is_answered() {
     let cookie = node.cookie();
     let port = node.rpc_port;
     let mut log_checked = false;
-    node.assert_debug_log(&["[warning] request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting"], || {
+    node.assert_debug_log(&["[warning] Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting"], || {
         let handles: Vec<_> = (0..16)
             .map(|i| {
                 let cookie = cookie.clone();

@@ -137,6 +137,9 @@ pub enum Body<'a> {
 /// -32700 `Parse error` for anything that is not JSON, -32700 `Top-level
 /// object parse error` for JSON that is neither an object nor an array.
 pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
+    if nesting_depth(body) > MAX_JSON_DEPTH {
+        return Err(RpcError::parse("Parse error"));
+    }
     let raw: &RawValue = serde_json::from_slice(body).map_err(|_| RpcError::parse("Parse error"))?;
     match raw.get().as_bytes().first() {
         Some(b'{') => Ok(Body::Single(raw)),
@@ -148,9 +151,41 @@ pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
     }
 }
 
+/// UniValue refuses documents nested deeper than this; so do we.
+pub const MAX_JSON_DEPTH: usize = 512;
+
+/// The deepest array/object nesting in `body`, counted outside strings.
+fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 fn value(raw: &RawValue) -> Value {
-    // `raw` was validated as JSON by the parser that produced it.
-    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+    // `raw` was validated as JSON, and its depth bounded by MAX_JSON_DEPTH,
+    // before it got here, so lifting serde_json's own limit of 128 is safe.
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    de.disable_recursion_limit();
+    serde::Deserialize::deserialize(&mut de).unwrap_or(Value::Null)
 }
 
 /// Parses one request object the way Core's `JSONRPCRequest::parse` does,
@@ -268,5 +303,12 @@ mod tests {
         assert_eq!(parse_body(b"{").unwrap_err().message, "Parse error");
         assert_eq!(parse_body(b"\xff").unwrap_err().message, "Parse error");
         assert_eq!(parse_body(b"3").unwrap_err().message, "Top-level object parse error");
+        let ok = "[".repeat(MAX_JSON_DEPTH) + &"]".repeat(MAX_JSON_DEPTH);
+        assert!(parse_body(ok.as_bytes()).is_ok());
+        let deep = "[".repeat(MAX_JSON_DEPTH + 1) + &"]".repeat(MAX_JSON_DEPTH + 1);
+        assert_eq!(parse_body(deep.as_bytes()).unwrap_err().message, "Parse error");
+        // brackets inside strings do not count
+        let quoted = format!("[\"{}\\\"\"]", "[".repeat(1000));
+        assert!(parse_body(quoted.as_bytes()).is_ok());
     }
 }

@@ -109,6 +109,29 @@ pub struct Metrics {
     pub refused_over_capacity: u64,
 }
 
+/// Reads a server's [`Metrics`].
+#[derive(Debug, Clone)]
+pub struct MetricsHandle {
+    shared: Arc<Shared>,
+}
+
+impl MetricsHandle {
+    /// The current load.
+    #[must_use]
+    pub fn snapshot(&self) -> Metrics {
+        let s = &self.shared;
+        Metrics {
+            open_connections: s.open_connections.load(Ordering::Relaxed),
+            queued: s.queue.queued(s.config.queue_depth),
+            running: s.queue.running(s.config.workers),
+            rejected: s.queue.rejected.load(Ordering::Relaxed),
+            accepted: s.accepted.load(Ordering::Relaxed),
+            refused_not_allowed: s.refused_not_allowed.load(Ordering::Relaxed),
+            refused_over_capacity: s.refused_over_capacity.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// State shared by the accept loops, the connections and the owner.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -240,16 +263,14 @@ impl HttpServer {
     /// The current load.
     #[must_use]
     pub fn metrics(&self) -> Metrics {
-        let s = &self.shared;
-        Metrics {
-            open_connections: s.open_connections.load(Ordering::Relaxed),
-            queued: s.queue.queued(s.config.queue_depth),
-            running: s.queue.running(s.config.workers),
-            rejected: s.queue.rejected.load(Ordering::Relaxed),
-            accepted: s.accepted.load(Ordering::Relaxed),
-            refused_not_allowed: s.refused_not_allowed.load(Ordering::Relaxed),
-            refused_over_capacity: s.refused_over_capacity.load(Ordering::Relaxed),
-        }
+        self.metrics_handle().snapshot()
+    }
+
+    /// A handle that reads the metrics later, from anywhere (an RPC command,
+    /// for instance) without holding the server.
+    #[must_use]
+    pub fn metrics_handle(&self) -> MetricsHandle {
+        MetricsHandle { shared: Arc::clone(&self.shared) }
     }
 
     /// Starts accepting connections (Core's `StartHTTPServer`). Must be

@@ -31,7 +31,7 @@ pub mod shutdown;
 use std::sync::Arc;
 
 use ferronode_httprpc::{control, Command, HttpRpc, RpcServer, RpcTable};
-use ferronode_httpserver::{HttpServer, Subnet};
+use ferronode_httpserver::{HttpServer, MetricsHandle, Subnet};
 use serde_json::json;
 
 use crate::config::NodeConfig;
@@ -49,10 +49,34 @@ pub fn report_init_error(message: &str) {
     eprintln!("Error: {message}");
 }
 
-/// The RPC commands the node serves.
+/// The RPC commands the node serves; `http` reports the HTTP server's load.
 #[must_use]
-pub fn rpc_table() -> RpcTable {
+pub fn rpc_table(http: Option<MetricsHandle>) -> RpcTable {
     let mut table = RpcTable::new();
+    if let Some(http) = http {
+        table.add(
+            Command::new(
+                "hidden",
+                "gethttpmetrics",
+                "Returns the HTTP server's load: open connections, queued and running requests, refusals.",
+                move |_, _| {
+                    let m = http.snapshot();
+                    async move {
+                        Ok(json!({
+                            "open_connections": m.open_connections,
+                            "queued": m.queued,
+                            "running": m.running,
+                            "rejected_queue_full": m.rejected,
+                            "accepted": m.accepted,
+                            "refused_not_allowed": m.refused_not_allowed,
+                            "refused_over_capacity": m.refused_over_capacity,
+                        }))
+                    }
+                },
+            )
+            .result_help("Result:\n{ \"open_connections\": n, \"queued\": n, \"running\": n, \"rejected_queue_full\": n, \"accepted\": n, \"refused_not_allowed\": n, \"refused_over_capacity\": n }"),
+        );
+    }
     control::register_control_commands(&mut table);
     table.add(
         Command::new(
@@ -90,7 +114,7 @@ async fn app_init_servers(config: &NodeConfig, requester: ShutdownRequester) -> 
     let mut http = HttpServer::bind(http_config).await.map_err(|_| http_error())?;
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
-    let rpc = RpcServer::new(rpc_table(), log_path, Arc::new(move || requester.request()));
+    let rpc = RpcServer::new(rpc_table(Some(http.metrics_handle())), log_path, Arc::new(move || requester.request()));
     rpc.start();
     let http_rpc = match HttpRpc::start(http.routes(), &rpc, &config.auth) {
         Ok(h) => h,

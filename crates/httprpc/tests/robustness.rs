@@ -1,0 +1,63 @@
+//! Property tests: no request body, however malformed, panics the JSON-RPC
+//! parser, and named parameters map without panicking.
+
+#![allow(clippy::unwrap_used)]
+
+use ferronode_httprpc::request::{parse_body, parse_request, Body, Params, ReplyShape};
+use ferronode_httprpc::table::named_to_positional;
+use ferronode_httprpc::{Arg, ArgType};
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[a-z\\\\\"]{0,6}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec(("(id|method|params|jsonrpc|args|[a-z]{1,3})", inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+fn exercise(bytes: &[u8]) {
+    if let Ok(body) = parse_body(bytes) {
+        let mut shape = ReplyShape::default();
+        let items = match body {
+            Body::Single(r) => vec![r],
+            Body::Batch(b) => b,
+        };
+        for raw in items {
+            if let Ok(req) = parse_request(raw, &mut shape) {
+                let _ = shape.reply(Ok(Value::Null));
+                if let Params::Named(named) = req.params {
+                    let args = [Arg::required("a|b", ArgType::Num, ""), Arg::optional("c", ArgType::Str, "")];
+                    let _ = named_to_positional(&args, named);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        exercise(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_requests(v in json_value()) {
+        exercise(v.to_string().as_bytes());
+    }
+}
+
+#[test]
+fn deep_nesting_is_a_parse_error_not_a_crash() {
+    let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+    assert_eq!(parse_body(deep.as_bytes()).unwrap_err().message, "Parse error");
+}
