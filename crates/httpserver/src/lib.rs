@@ -185,7 +185,7 @@ impl HttpServer {
                 }
             }
             tracing::info!("Binding RPC on address {} port {}", addr.ip(), addr.port());
-            match TcpListener::bind(addr).await {
+            match listen(addr) {
                 Ok(listener) => {
                     let local = listener.local_addr().unwrap_or(addr);
                     chosen_port.get_or_insert(local.port());
@@ -341,6 +341,19 @@ impl HttpServer {
         tracing::debug!(target: "http", "Stopped HTTP server");
     }
 }
+
+/// Binds a listening TCP socket with a generous accept backlog, so a burst
+/// of connections (or a moment without free descriptors) queues in the
+/// kernel instead of stalling clients in SYN retries.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Accept backlog of listening sockets.
+const LISTEN_BACKLOG: u32 = 4096;
 
 fn bind_unix(ub: &UnixBind) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
