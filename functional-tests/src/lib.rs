@@ -107,6 +107,8 @@ pub struct TestNode {
     pub rpc_port: u16,
     /// Arguments added to every start.
     pub extra_args: Vec<String>,
+    /// A file-descriptor limit (RLIMIT_NOFILE) for the process, if set.
+    pub fd_limit: Option<u64>,
     child: Option<Child>,
     stderr_path: PathBuf,
     stdout_path: PathBuf,
@@ -122,6 +124,7 @@ impl TestNode {
             datadir,
             rpc_port: free_port(),
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+            fd_limit: None,
             child: None,
             stderr_path,
             stdout_path,
@@ -163,6 +166,22 @@ impl TestNode {
             .stdin(Stdio::null())
             .stdout(fs::File::create(&self.stdout_path).unwrap())
             .stderr(fs::File::create(&self.stderr_path).unwrap());
+        if let Some(limit) = self.fd_limit {
+            use std::os::unix::process::CommandExt as _;
+            let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            // SAFETY: setrlimit is async-signal-safe and only reads `rl`,
+            // which is copied into the closure.
+            #[allow(unsafe_code)]
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         self.child = Some(cmd.spawn().expect("ferronoded starts"));
     }
 
