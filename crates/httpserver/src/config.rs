@@ -71,6 +71,10 @@ pub struct HttpConfig {
     /// Once a client has sent the first byte of a request head, it has this
     /// long to send the rest (cuts off slowloris clients). `None` disables it.
     pub header_timeout: Option<Duration>,
+    /// An idle keep-alive connection is parked after this long: hyper's
+    /// buffers are released until the client sends again. `None` never
+    /// parks.
+    pub park_idle_after: Option<Duration>,
     /// Most connections open at once; beyond it a new connection gets 503
     /// and is closed.
     pub max_connections: usize,
@@ -96,6 +100,7 @@ impl HttpConfig {
             allow: Vec::new(),
             header_timeout: Some(Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS)),
             max_connections: default_max_connections(),
+            park_idle_after: Some(Duration::from_secs(1)),
             workers: DEFAULT_WORKERS,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),

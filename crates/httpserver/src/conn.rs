@@ -37,9 +37,11 @@ pub(crate) struct ConnState {
     /// to arrive; 0 when no head is in progress.
     head_started_ms: AtomicU64,
     epoch: Instant,
-    /// Signalled whenever `inflight` drops to zero or a request head begins,
-    /// so the connection task re-arms its timers.
+    /// Signalled when `inflight` drops to zero while `watching`.
     quiet: Notify,
+    /// Set while the server stops: only then does the connection task need
+    /// to hear about every settled reply.
+    watching: std::sync::atomic::AtomicBool,
     /// The server-wide count of requests in flight.
     total: Arc<Inflight>,
 }
@@ -108,6 +110,7 @@ impl ConnState {
             finished: AtomicUsize::new(0),
             last_activity_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(0),
+            watching: std::sync::atomic::AtomicBool::new(false),
             epoch: Instant::now(),
             quiet: Notify::new(),
         }
@@ -125,11 +128,8 @@ impl ConnState {
     fn received(&self) {
         let now = self.now_ms();
         self.last_activity_ms.store(now, Ordering::Relaxed);
-        if self.is_quiet()
-            && self.head_started_ms.compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok()
-        {
-            // let the connection task arm the head deadline
-            self.quiet.notify_one();
+        if self.is_quiet() {
+            let _ = self.head_started_ms.compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 
@@ -154,7 +154,7 @@ impl ConnState {
     fn settle(&self) {
         let done = self.finished.swap(0, Ordering::AcqRel);
         if done > 0 {
-            if self.inflight.fetch_sub(done, Ordering::AcqRel) == done {
+            if self.inflight.fetch_sub(done, Ordering::AcqRel) == done && self.watching.load(Ordering::Acquire) {
                 self.quiet.notify_one();
             }
             self.total.sub(done);
@@ -244,6 +244,9 @@ pub(crate) struct TrackedIo<S> {
     state: Arc<ConnState>,
     /// Bytes that replace what hyper wrote, still to be sent.
     pending: Vec<u8>,
+    /// Bytes read by an earlier hyper connection but not used, served
+    /// before reading the stream again.
+    prefix: Bytes,
 }
 
 impl<S: AsyncWrite + Unpin> TrackedIo<S> {
@@ -273,6 +276,12 @@ impl<S: AsyncWrite + Unpin> TrackedIo<S> {
 
 impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            let chunk = self.prefix.split_to(n);
+            buf.put_slice(&chunk);
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -339,92 +348,74 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
     }
 }
 
+/// A stream the server can serve: TCP or Unix, readable-readiness included
+/// (a parked connection waits for it without reading).
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+impl Stream for tokio::net::TcpStream {
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_ready(cx)
+    }
+}
+
+impl Stream for tokio::net::UnixStream {
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_ready(cx)
+    }
+}
+
+/// How a stretch of serving with hyper ended.
+enum Served<S> {
+    /// The connection is finished; drop it.
+    Closed,
+    /// Idle long enough: hyper's buffers were released and the stream is
+    /// handed back, with any bytes hyper had read but not used.
+    Parked(TrackedIo<S>),
+}
+
 /// Serves one accepted connection until it closes, times out or the server
 /// closes it. `close` is set by `stop()` once no request is in flight
 /// anywhere: quiet connections then close at once, busy ones as soon as their
 /// reply is written.
-pub(crate) async fn serve<S>(
+///
+/// A connection that stays idle for `park_idle_after` is *parked*: hyper's
+/// connection (and its read and write buffers) is dropped and only the socket
+/// is kept, waiting for readability; the next request gets a fresh hyper
+/// connection. Ten thousand idle keep-alive clients then cost little more
+/// than their sockets.
+pub(crate) async fn serve<S: Stream>(
     stream: S,
     peer: crate::Peer,
     shared: Arc<crate::Shared>,
     mut close: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+) {
     let state = Arc::new(ConnState::new(Arc::clone(&shared.inflight)));
     state.touch();
-    let io = hyper_util::rt::TokioIo::new(TrackedIo { inner: stream, state: Arc::clone(&state), pending: Vec::new() });
-    let service = {
-        let state = Arc::clone(&state);
-        let shared = Arc::clone(&shared);
-        let done = done.clone();
-        let peer = peer.clone();
-        hyper::service::service_fn(move |req| {
-            let guard = RequestGuard::new(&state);
-            let shared = Arc::clone(&shared);
-            let done = done.clone();
-            let peer = peer.clone();
-            async move { Ok::<_, std::convert::Infallible>(crate::dispatch(shared, peer, req, guard, done).await) }
-        })
-    };
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        // Core writes `Content-Type`, not `content-type`; naive clients grep for it.
-        .title_case_headers(true)
-        .max_buf_size(shared.config.max_header_size.max(8192))
-        .serve_connection(io, service);
-    tokio::pin!(conn);
-
-    let idle = shared.config.idle_timeout;
-    let header_timeout = shared.config.header_timeout;
-    let mut stopping = false;
-    let mut flush_deadline: Option<tokio::time::Instant> = None;
+    let mut io = TrackedIo { inner: stream, state: Arc::clone(&state), pending: Vec::new(), prefix: Bytes::new() };
     loop {
-        let quiet = state.is_quiet();
-        if stopping && quiet {
-            break;
+        let served = Box::pin(serve_hyper(io, &peer, &shared, &mut close, &done)).await;
+        let Served::Parked(parked) = served else { break };
+        io = parked;
+        if !io.prefix.is_empty() {
+            continue;
         }
-        // Handlers still running are waited for without a deadline (they are
-        // woken by the layer that owns them); a finished reply that the client
-        // does not read is given `shutdown_flush_timeout`.
-        if stopping && flush_deadline.is_none() && !quiet && state.finished.load(Ordering::Acquire) > 0 {
-            flush_deadline = Some(tokio::time::Instant::now() + shared.config.shutdown_flush_timeout);
-        }
-        let idle_deadline = idle.map(|d| tokio::time::Instant::from_std(state.last_activity() + d));
-        let head_deadline = match (quiet, state.head_started(), header_timeout) {
-            (true, Some(started), Some(limit)) => Some(tokio::time::Instant::from_std(started + limit)),
-            _ => None,
-        };
+        // Parked: wait for the next request, the idle timeout or stop.
+        let idle_deadline =
+            shared.config.idle_timeout.map(|d| tokio::time::Instant::from_std(state.last_activity() + d));
+        let _parked = ParkedGuard::new(&shared.parked);
         tokio::select! {
-            res = conn.as_mut() => {
-                if let Err(e) = res {
-                    tracing::debug!(target: "http", "connection from {peer} ended: {e}");
-                }
-                break;
-            }
-            () = crate::stopped(&mut close), if !stopping => {
-                stopping = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            () = state.quiet.notified() => {}
-            () = sleep_until_opt(idle_deadline), if quiet && !stopping && idle_deadline.is_some() => {
-                if state.is_quiet() && idle.is_some_and(|d| state.last_activity().elapsed() >= d) {
-                    tracing::debug!(target: "http", "closing idle connection from {peer}");
+            biased;
+            () = crate::stopped(&mut close) => break,
+            res = std::future::poll_fn(|cx| io.inner.poll_readable(cx)) => {
+                if res.is_err() {
                     break;
                 }
             }
-            () = sleep_until_opt(head_deadline), if head_deadline.is_some() && !stopping => {
-                if state.is_quiet() && state.head_started().is_some_and(|t| header_timeout.is_some_and(|l| t.elapsed() >= l)) {
-                    tracing::debug!(target: "http", "closing connection from {peer}: request head not complete within {:?}", header_timeout.unwrap_or_default());
-                    break;
-                }
-            }
-            // While stopping, look again every 50 ms: a reply may have
-            // finished without the connection itself completing.
-            () = tokio::time::sleep(Duration::from_millis(50)), if stopping => {}
-            () = sleep_until_opt(flush_deadline), if flush_deadline.is_some() => {
-                tracing::debug!(target: "http", "client {peer} did not read its reply; closing");
+            () = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
+                tracing::debug!(target: "http", "closing idle connection from {peer}");
                 break;
             }
         }
@@ -432,6 +423,152 @@ pub(crate) async fn serve<S>(
     // Requests that never settled (the client went away) no longer count.
     state.finished.store(0, Ordering::Release);
     state.total.sub(state.inflight.swap(0, Ordering::AcqRel));
+}
+
+/// Counts parked connections for the metrics.
+struct ParkedGuard<'a>(&'a AtomicUsize);
+
+impl<'a> ParkedGuard<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for ParkedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The next time the connection's timers need a look.
+fn next_check(state: &ConnState, config: &crate::HttpConfig, stopping: bool) -> tokio::time::Instant {
+    let now = Instant::now();
+    if stopping {
+        return tokio::time::Instant::from_std(now + Duration::from_millis(50));
+    }
+    let last = state.last_activity();
+    let candidates = [
+        config.idle_timeout.map(|d| last + d),
+        config.park_idle_after.map(|d| last + d),
+        config.header_timeout.and_then(|d| state.head_started().map(|t| t + d)),
+    ];
+    let soonest = candidates.into_iter().flatten().filter(|t| *t > now).min();
+    // Nothing due (or only due while busy): look again after the shortest
+    // interval, at most a second from now.
+    let fallback = [config.idle_timeout, config.park_idle_after, config.header_timeout]
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(Duration::from_secs(1)))
+        .min()
+        .unwrap_or(Duration::from_secs(1));
+    tokio::time::Instant::from_std(soonest.unwrap_or(now + fallback).max(now + Duration::from_millis(1)))
+}
+
+async fn serve_hyper<S: Stream>(
+    io: TrackedIo<S>,
+    peer: &crate::Peer,
+    shared: &Arc<crate::Shared>,
+    close: &mut watch::Receiver<bool>,
+    done: &mpsc::Sender<()>,
+) -> Served<S> {
+    let state = Arc::clone(&io.state);
+    let service = {
+        let state = Arc::clone(&state);
+        let shared = Arc::clone(shared);
+        let done = done.clone();
+        let peer = peer.clone();
+        hyper::service::service_fn(move |req| {
+            let guard = RequestGuard::new(&state);
+            let shared = Arc::clone(&shared);
+            let done = done.clone();
+            let peer = peer.clone();
+            // Boxed so that hyper's connection is Unpin and can be taken
+            // apart when the connection is parked.
+            Box::pin(
+                async move { Ok::<_, std::convert::Infallible>(crate::dispatch(shared, peer, req, guard, done).await) },
+            )
+        })
+    };
+    let mut conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        // Core writes `Content-Type`, not `content-type`; naive clients grep for it.
+        .title_case_headers(true)
+        .max_buf_size(shared.config.max_header_size.max(8192))
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+
+    let config = &shared.config;
+    let mut stopping = false;
+    let mut parking = false;
+    let mut flush_deadline: Option<Instant> = None;
+    let timer = tokio::time::sleep_until(next_check(&state, config, false));
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            res = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
+                if let Err(e) = res {
+                    tracing::debug!(target: "http", "connection from {peer} ended: {e}");
+                    return Served::Closed;
+                }
+                if parking && !stopping {
+                    let parts = conn.into_parts();
+                    let mut io = parts.io.into_inner();
+                    io.prefix = parts.read_buf;
+                    return Served::Parked(io);
+                }
+                return Served::Closed;
+            }
+            () = crate::stopped(close), if !stopping => {
+                stopping = true;
+                state.watching.store(true, Ordering::Release);
+                if state.is_quiet() {
+                    return Served::Closed;
+                }
+                Pin::new(&mut conn).graceful_shutdown();
+                timer.as_mut().reset(next_check(&state, config, true));
+            }
+            () = state.quiet.notified(), if stopping => {
+                if state.is_quiet() {
+                    return Served::Closed;
+                }
+            }
+            () = &mut timer => {
+                let now = Instant::now();
+                let quiet = state.is_quiet();
+                if stopping {
+                    if quiet {
+                        return Served::Closed;
+                    }
+                    // Handlers still running are waited for without a
+                    // deadline (they are woken by the layer that owns them);
+                    // a finished reply the client does not read gets
+                    // `shutdown_flush_timeout`.
+                    if state.finished.load(Ordering::Acquire) > 0 {
+                        let deadline = *flush_deadline.get_or_insert(now + config.shutdown_flush_timeout);
+                        if now >= deadline {
+                            tracing::debug!(target: "http", "client {peer} did not read its reply; closing");
+                            return Served::Closed;
+                        }
+                    }
+                } else if quiet && !parking {
+                    let idle_for = now.saturating_duration_since(state.last_activity());
+                    if let Some(started) = state.head_started() {
+                        if config.header_timeout.is_some_and(|limit| now.saturating_duration_since(started) >= limit) {
+                            tracing::debug!(target: "http", "closing connection from {peer}: request head not complete within {:?}", config.header_timeout.unwrap_or_default());
+                            return Served::Closed;
+                        }
+                    } else if config.idle_timeout.is_some_and(|d| idle_for >= d) {
+                        tracing::debug!(target: "http", "closing idle connection from {peer}");
+                        return Served::Closed;
+                    } else if config.park_idle_after.is_some_and(|d| idle_for >= d) {
+                        parking = true;
+                        Pin::new(&mut conn).graceful_shutdown();
+                    }
+                }
+                timer.as_mut().reset(next_check(&state, config, stopping));
+            }
+        }
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {

@@ -101,6 +101,8 @@ pub struct Metrics {
     pub running: usize,
     /// Requests answered 503 because the queue was full, since start.
     pub rejected: u64,
+    /// Idle connections parked (holding only their socket).
+    pub parked: usize,
     /// Connections accepted since start.
     pub accepted: u64,
     /// Connections closed at accept because their network is not allowed.
@@ -125,6 +127,7 @@ impl MetricsHandle {
             queued: s.queue.queued(s.config.queue_depth),
             running: s.queue.running(s.config.workers),
             rejected: s.queue.rejected.load(Ordering::Relaxed),
+            parked: s.parked.load(Ordering::Relaxed),
             accepted: s.accepted.load(Ordering::Relaxed),
             refused_not_allowed: s.refused_not_allowed.load(Ordering::Relaxed),
             refused_over_capacity: s.refused_over_capacity.load(Ordering::Relaxed),
@@ -141,6 +144,7 @@ pub(crate) struct Shared {
     /// Set by `interrupt()`: new requests are refused, replies close.
     interrupted: AtomicBool,
     open_connections: AtomicUsize,
+    parked: AtomicUsize,
     accepted: AtomicU64,
     refused_not_allowed: AtomicU64,
     refused_over_capacity: AtomicU64,
@@ -229,6 +233,7 @@ impl HttpServer {
             routes: Arc::new(Routes::default()),
             interrupted: AtomicBool::new(false),
             open_connections: AtomicUsize::new(0),
+            parked: AtomicUsize::new(0),
             accepted: AtomicU64::new(0),
             inflight: Arc::default(),
         });
@@ -382,10 +387,7 @@ const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Lengt
 
 impl AcceptContext {
     /// Serves an accepted stream, or refuses it when the cap is reached.
-    fn spawn<S>(&self, mut stream: S, peer: Peer)
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
+    fn spawn<S: conn::Stream>(&self, mut stream: S, peer: Peer) {
         let shared = Arc::clone(&self.shared);
         shared.accepted.fetch_add(1, Ordering::Relaxed);
         let open = shared.open_connections.fetch_add(1, Ordering::AcqRel);

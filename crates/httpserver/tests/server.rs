@@ -481,3 +481,40 @@ async fn metrics_count_connections() {
     let _ = header::CONTENT_TYPE;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn parked_connections_keep_working() {
+    let (server, _) = server_with(|c| {
+        c.park_idle_after = Some(Duration::from_millis(100));
+        c.idle_timeout = Some(Duration::from_secs(2));
+    })
+    .await;
+    let mut s = connect(&server).await;
+    s.write_all(b"GET /p/1 HTTP/1.1\r\n\r\n").await.unwrap();
+    assert_eq!(read_reply(&mut s).await.unwrap().2, b"GET 1 0");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(server.metrics().parked, 1, "the idle connection is parked");
+    // a parked connection serves the next request, pipelined ones included
+    s.write_all(b"POST /p/2 HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET /p/3 HTTP/1.1\r\n\r\n").await.unwrap();
+    assert_eq!(read_reply(&mut s).await.unwrap().2, b"POST 2 2");
+    assert_eq!(read_reply(&mut s).await.unwrap().2, b"GET 3 0");
+    assert_eq!(server.metrics().parked, 0);
+    // a request head split across the park boundary still works
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    s.write_all(b"GET /p/4 HT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.write_all(b"TP/1.1\r\n\r\n").await.unwrap();
+    assert_eq!(read_reply(&mut s).await.unwrap().2, b"GET 4 0");
+    // the idle timeout still closes a parked connection
+    assert!(is_closed(&mut s, Duration::from_secs(4)).await);
+    // and stop closes parked connections at once
+    let mut p = connect(&server).await;
+    p.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    read_reply(&mut p).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.metrics().parked, 1);
+    let started = Instant::now();
+    server.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(is_closed(&mut p, Duration::from_secs(1)).await);
+}

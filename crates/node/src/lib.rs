@@ -64,6 +64,7 @@ pub fn rpc_table(http: Option<MetricsHandle>) -> RpcTable {
                     async move {
                         Ok(json!({
                             "open_connections": m.open_connections,
+                            "parked": m.parked,
                             "queued": m.queued,
                             "running": m.running,
                             "rejected_queue_full": m.rejected,
