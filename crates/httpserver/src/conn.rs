@@ -229,12 +229,17 @@ impl Body for TrackedBody {
     }
 }
 
-/// hyper answers some malformed requests on its own (431 for an oversize
-/// head, 414 for an oversize target); Core answers 400 to all of them.
+/// hyper answers malformed requests on its own (400, 431 for an oversize
+/// head, 414 for an oversize target); Core answers 400 to all of them, with
+/// `Cache-Control: no-store` and its default Content-Type. Replies made by
+/// the server's own pipeline always carry a Content-Type, hyper's never do,
+/// which tells them apart.
 const CORE_BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\nCache-Control: no-store\r\nContent-Length: 0\r\nContent-Type: text/html; charset=ISO-8859-1\r\n\r\n";
 
 fn is_hyper_error_head(buf: &[u8]) -> bool {
-    (buf.starts_with(b"HTTP/1.1 431 ") || buf.starts_with(b"HTTP/1.1 414 ")) && buf.ends_with(b"\r\n\r\n")
+    let status =
+        buf.starts_with(b"HTTP/1.1 431 ") || buf.starts_with(b"HTTP/1.1 414 ") || buf.starts_with(b"HTTP/1.1 400 ");
+    status && buf.ends_with(b"\r\n\r\n") && !buf.windows(13).any(|w| w.eq_ignore_ascii_case(b"content-type:"))
 }
 
 /// The socket, watched for activity and for completed flushes.
@@ -550,6 +555,13 @@ async fn serve_hyper<S: Stream>(
                             return Served::Closed;
                         }
                     }
+                } else if !quiet
+                    && state.finished.load(Ordering::Acquire) > 0
+                    && config.idle_timeout.is_some_and(|d| now.saturating_duration_since(state.last_activity()) >= d)
+                {
+                    // The reply is complete but the client stopped reading it.
+                    tracing::debug!(target: "http", "closing connection from {peer}: reply not read within the timeout");
+                    return Served::Closed;
                 } else if quiet && !parking {
                     let idle_for = now.saturating_duration_since(state.last_activity());
                     if let Some(started) = state.head_started() {

@@ -48,6 +48,14 @@ impl Handler for Guarded {
     }
 }
 
+/// A 16 MiB reply, more than socket buffers hold.
+struct Big;
+impl Handler for Big {
+    fn handle(&self, _req: Request) -> BoxFuture<Response> {
+        Box::pin(async { Response::with_body(HttpStatus::OK, vec![b'x'; 16 << 20]) })
+    }
+}
+
 struct Panics;
 impl Handler for Panics {
     fn handle(&self, _req: Request) -> BoxFuture<Response> {
@@ -71,6 +79,7 @@ async fn server_with(mut c: impl FnMut(&mut HttpConfig)) -> (HttpServer, Arc<Ato
     routes.register("/p/", false, Arc::new(Echo { ran: Arc::clone(&ran) }));
     routes.register("/guarded", true, Arc::new(Guarded));
     routes.register("/panic", true, Arc::new(Panics));
+    routes.register("/big", true, Arc::new(Big));
     server.start();
     (server, ran)
 }
@@ -517,4 +526,18 @@ async fn parked_connections_keep_working() {
     server.stop().await;
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(is_closed(&mut p, Duration::from_secs(1)).await);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_timeout() {
+    let (server, _) = server_with(|c| c.idle_timeout = Some(Duration::from_millis(500))).await;
+    let mut s = connect(&server).await;
+    s.write_all(b"GET /big HTTP/1.1\r\n\r\n").await.unwrap();
+    // never read: the reply cannot be flushed
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.metrics().open_connections > 0 {
+        assert!(Instant::now() < deadline, "the stalled connection was never closed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
 }
