@@ -35,6 +35,81 @@ pub struct AuthConfig {
     /// The cookie to write when no password is set; `None` for
     /// `-norpccookiefile`.
     pub cookie: Option<CookieConfig>,
+    /// `-rpcwhitelist` entries, `<user>:<method>,<method>...`.
+    pub rpcwhitelist: Vec<String>,
+    /// `-rpcwhitelistdefault`; when unset it defaults to whether any
+    /// `-rpcwhitelist` was given.
+    pub rpcwhitelistdefault: Option<bool>,
+}
+
+/// Who may call what (`-rpcwhitelist`, `-rpcwhitelistdefault`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Whitelist {
+    default_deny: bool,
+    users: std::collections::HashMap<String, std::collections::HashSet<String>>,
+}
+
+/// A whitelist decision that refuses the request (403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forbidden {
+    /// The user has no list and `-rpcwhitelistdefault` is on.
+    AnyMethod,
+    /// The method is not on the user's list.
+    Method(String),
+}
+
+impl Whitelist {
+    /// Builds the whitelist as Core does: a value without `:` gives the user
+    /// an empty list; methods are separated by commas and/or spaces; a user
+    /// listed twice gets the intersection.
+    #[must_use]
+    pub fn new(entries: &[String], default: Option<bool>) -> Self {
+        let mut users: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            std::collections::HashMap::new();
+        for entry in entries {
+            let (user, methods) = match entry.split_once(':') {
+                Some((u, m)) => (u, m.split([',', ' ']).map(str::to_owned).collect()),
+                None => (entry.as_str(), std::collections::HashSet::new()),
+            };
+            match users.get_mut(user) {
+                Some(existing) => existing.retain(|m| methods.contains(m)),
+                None => {
+                    users.insert(user.to_owned(), methods);
+                }
+            }
+        }
+        Self { default_deny: default.unwrap_or(!entries.is_empty()), users }
+    }
+
+    /// Whether `user` has a list of its own.
+    #[must_use]
+    pub fn has_list(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+
+    /// The check made before a request is parsed.
+    ///
+    /// # Errors
+    /// [`Forbidden::AnyMethod`] for a user without a list under
+    /// `-rpcwhitelistdefault`.
+    pub fn check_user(&self, user: &str) -> Result<(), Forbidden> {
+        if !self.has_list(user) && self.default_deny {
+            Err(Forbidden::AnyMethod)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The check of one method.
+    ///
+    /// # Errors
+    /// [`Forbidden::Method`] when the user has a list without `method`.
+    pub fn check_method(&self, user: &str, method: &str) -> Result<(), Forbidden> {
+        match self.users.get(user) {
+            Some(list) if !list.contains(method) => Err(Forbidden::Method(method.to_owned())),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Errors while setting authentication up.
@@ -263,6 +338,24 @@ mod tests {
         assert_eq!(creds.check(&basic("rt:75kiWBDyMe1TFB5aY9oEaiZHsx8TbEgDAfbzyPDHS8Y=")), Some("rt".into()));
         assert_eq!(creds.check(&basic("rt:wrong")), None);
         assert_eq!(creds.check(&basic("rt2:75kiWBDyMe1TFB5aY9oEaiZHsx8TbEgDAfbzyPDHS8Y=")), None);
+    }
+
+    #[test]
+    fn whitelist_rules() {
+        let w = Whitelist::new(&["alice:getblockcount, help,stop".into(), "alice:help stop uptime".into(), "bob".into()], None);
+        assert_eq!(w.check_user("carol"), Err(Forbidden::AnyMethod));
+        assert_eq!(w.check_user("bob"), Ok(()));
+        assert_eq!(w.check_method("bob", "help"), Err(Forbidden::Method("help".into())));
+        // intersection of alice's two lists
+        assert_eq!(w.check_method("alice", "help"), Ok(()));
+        assert_eq!(w.check_method("alice", "stop"), Ok(()));
+        assert!(w.check_method("alice", "getblockcount").is_err());
+        assert!(w.check_method("alice", "uptime").is_err());
+        let open = Whitelist::new(&["alice:help".into()], Some(false));
+        assert_eq!(open.check_user("carol"), Ok(()));
+        assert_eq!(open.check_method("carol", "anything"), Ok(()));
+        let closed = Whitelist::new(&[], Some(true));
+        assert_eq!(closed.check_user("anyone"), Err(Forbidden::AnyMethod));
     }
 
     #[test]

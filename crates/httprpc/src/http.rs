@@ -10,8 +10,8 @@ use ferronode_httpserver::{
 };
 use serde_json::Value;
 
-use crate::auth::{AuthConfig, AuthError, Credentials};
-use crate::request::{parse_body, parse_request, Body, ReplyShape, Version};
+use crate::auth::{AuthConfig, AuthError, Credentials, Forbidden, Whitelist};
+use crate::request::{batch_method, parse_body, parse_request, Body, ReplyShape, Version};
 use crate::server::{Caller, RpcServer};
 use crate::RpcError;
 
@@ -29,6 +29,8 @@ struct AuthUser(String);
 pub struct JsonRpcHandler {
     rpc: RpcServer,
     credentials: Credentials,
+    whitelist: Arc<Whitelist>,
+    failures: crate::ratelimit::AuthFailures,
 }
 
 fn unauthorized() -> Response {
@@ -60,10 +62,17 @@ impl Handler for JsonRpcHandler {
             None => {
                 tracing::warn!("ThreadRPCServer incorrect password attempt from {}", head.peer);
                 // The delay deters brute force; it holds this connection only,
-                // never a worker.
-                Admission::Reply(Box::pin(async {
-                    tokio::time::sleep(AUTH_FAILURE_DELAY).await;
-                    unauthorized()
+                // never a worker. An address that keeps failing waits longer
+                // and is disconnected; other clients are not affected.
+                let penalised = self.failures.record(&head.peer);
+                Admission::Reply(Box::pin(async move {
+                    if penalised {
+                        tokio::time::sleep(crate::ratelimit::PENALTY_DELAY).await;
+                        unauthorized().header(header::CONNECTION, HeaderValue::from_static("close"))
+                    } else {
+                        tokio::time::sleep(AUTH_FAILURE_DELAY).await;
+                        unauthorized()
+                    }
                 }))
             }
         }
@@ -71,30 +80,40 @@ impl Handler for JsonRpcHandler {
 
     fn handle(&self, req: Request) -> BoxFuture<Response> {
         let rpc = self.rpc.clone();
+        let whitelist = Arc::clone(&self.whitelist);
         Box::pin(async move {
             let caller = Caller {
                 user: req.head.extensions.get::<AuthUser>().map(|u| u.0.clone()).unwrap_or_default(),
                 uri: req.head.target.clone(),
                 peer: Some(req.head.peer),
             };
-            execute_http(&rpc, &req.body, caller).await
+            execute_http(&rpc, &whitelist, &req.body, caller).await
         })
     }
 }
 
-/// Core's `ExecuteHTTPRPC` plus the reply writing of `HTTPReq_JSONRPC`.
-async fn execute_http(rpc: &RpcServer, body: &[u8], caller: Caller) -> Response {
+/// Core's `ExecuteHTTPRPC` plus the reply writing of `HTTPReq_JSONRPC`, in
+/// Core's order: parse the JSON (500 on failure), whitelist (403), then the
+/// single request or the batch.
+async fn execute_http(rpc: &RpcServer, whitelist: &Whitelist, body: &[u8], caller: Caller) -> Response {
     let mut shape = ReplyShape::default();
     let parsed = match parse_body(body) {
         Ok(parsed) => parsed,
         Err(e) => return legacy_error(&shape, e),
     };
+    if let Err(f) = whitelist.check_user(&caller.user) {
+        return forbidden(&caller.user, &f);
+    }
     match parsed {
+        Body::Other => legacy_error(&shape, RpcError::parse("Top-level object parse error")),
         Body::Single(raw) => {
             let req = match parse_request(raw, &mut shape) {
                 Ok(req) => req,
                 Err(e) => return legacy_error(&shape, e),
             };
+            if let Err(f) = whitelist.check_method(&caller.user, &req.method) {
+                return forbidden(&caller.user, &f);
+            }
             let outcome = rpc.execute(req, caller).await;
             if shape.is_notification() {
                 return Response::empty(HttpStatus::NO_CONTENT);
@@ -105,6 +124,19 @@ async fn execute_http(rpc: &RpcServer, body: &[u8], caller: Caller) -> Response 
             }
         }
         Body::Batch(items) => {
+            // With a whitelist, every element is checked before any runs.
+            if whitelist.has_list(&caller.user) {
+                for raw in &items {
+                    match batch_method(raw) {
+                        Ok(method) => {
+                            if let Err(f) = whitelist.check_method(&caller.user, &method) {
+                                return forbidden(&caller.user, &f);
+                            }
+                        }
+                        Err(e) => return legacy_error(&shape, e),
+                    }
+                }
+            }
             let count = items.len();
             let mut replies = Vec::with_capacity(count);
             for raw in items {
@@ -122,6 +154,15 @@ async fn execute_http(rpc: &RpcServer, body: &[u8], caller: Caller) -> Response 
             json_reply(HttpStatus::OK, &Value::Array(replies))
         }
     }
+}
+
+/// 403 with an empty body, and Core's warning.
+fn forbidden(user: &str, f: &Forbidden) -> Response {
+    match f {
+        Forbidden::AnyMethod => tracing::warn!("RPC User {user} not allowed to call any methods"),
+        Forbidden::Method(m) => tracing::warn!("RPC User {user} not allowed to call method {m}"),
+    }
+    Response::empty(HttpStatus::FORBIDDEN)
 }
 
 /// An error sent with the legacy HTTP status mapping.
@@ -148,7 +189,13 @@ impl HttpRpc {
         if let Some(cookie) = cookie {
             rpc.adopt_cookie(cookie);
         }
-        let handler = Arc::new(JsonRpcHandler { rpc: rpc.clone(), credentials });
+        let whitelist = Arc::new(Whitelist::new(&auth.rpcwhitelist, auth.rpcwhitelistdefault));
+        let handler = Arc::new(JsonRpcHandler {
+            rpc: rpc.clone(),
+            credentials,
+            whitelist,
+            failures: crate::ratelimit::AuthFailures::default(),
+        });
         routes.register("/", true, handler);
         Ok(Self { routes })
     }

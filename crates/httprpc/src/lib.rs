@@ -27,15 +27,18 @@
 //! with a wrong password waits its 250 ms on its own connection and never
 //! occupies one of the workers that serve everyone else.
 
+mod amount;
 pub mod auth;
 pub mod control;
 mod error;
 mod http;
+mod ratelimit;
 pub mod request;
 mod server;
 pub mod table;
 
-pub use auth::{AuthConfig, AuthError, CookieConfig};
+pub use auth::{AuthConfig, AuthError, CookieConfig, Whitelist};
+pub use amount::amount;
 pub use error::{codes, RpcError};
 pub use http::{HttpRpc, JsonRpcHandler, AUTH_FAILURE_DELAY};
 pub use server::{CallContext, Caller, RpcServer, ShutdownRequest, WARMUP_STARTED};

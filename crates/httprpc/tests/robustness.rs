@@ -31,6 +31,7 @@ fn exercise(bytes: &[u8]) {
         let items = match body {
             Body::Single(r) => vec![r],
             Body::Batch(b) => b,
+            Body::Other => vec![],
         };
         for raw in items {
             if let Ok(req) = parse_request(raw, &mut shape) {
@@ -60,4 +61,11 @@ proptest! {
 fn deep_nesting_is_a_parse_error_not_a_crash() {
     let deep = "[".repeat(100_000) + &"]".repeat(100_000);
     assert_eq!(parse_body(deep.as_bytes()).unwrap_err().message, "Parse error");
+    for raw in [&b"[{}, 3]"[..], b"[{\"method\":5}]"] {
+        if let Ok(Body::Batch(items)) = parse_body(raw) {
+            for item in items {
+                let _ = ferronode_httprpc::request::batch_method(item);
+            }
+        }
+    }
 }

@@ -164,6 +164,8 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         password: args.get_or("rpcpassword", ""),
         rpcauth: args.get_all("rpcauth"),
         cookie,
+        rpcwhitelist: args.get_all("rpcwhitelist"),
+        rpcwhitelistdefault: args.is_set("rpcwhitelistdefault").then(|| args.get_bool("rpcwhitelistdefault", false)),
     };
 
     let log = LogConfig {

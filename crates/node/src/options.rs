@@ -48,6 +48,8 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("rpcservertimeout", RPC, "-rpcservertimeout=<n>  Timeout during HTTP requests (default: 30)"),
     opt("rpcthreads", RPC, "-rpcthreads=<n>  Set the number of threads to service RPC calls (default: 16)"),
     opt("rpcuser", RPC, "-rpcuser=<user>  Username for JSON-RPC connections"),
+    opt("rpcwhitelist", RPC, "-rpcwhitelist=<whitelist>  Set a whitelist to filter incoming RPC calls for a specific user. The field <whitelist> comes in the format: <USERNAME>:<rpc 1>,<rpc 2>,...,<rpc n>. If multiple whitelists are set for a given user, they are set-intersected"),
+    opt("rpcwhitelistdefault", RPC, "Sets default behavior for rpc whitelisting. Unless rpcwhitelistdefault is set to 0, if any -rpcwhitelist is set, the rpc server acts as if all rpc users are subject to empty-unless-otherwise-specified whitelists"),
     opt("rpcworkqueue", RPC, "-rpcworkqueue=<n>  Set the maximum depth of the work queue to service RPC calls (default: 64)"),
 ];
 
@@ -101,8 +103,6 @@ pub const IGNORED: &[OptionSpec] = &[
     opt("reindex", GENERAL, ""),
     opt("rest", RPC, ""),
     opt("rpcdoccheck", DEBUG, ""),
-    opt("rpcwhitelist", RPC, ""),
-    opt("rpcwhitelistdefault", RPC, ""),
     opt("seednode", CONN, ""),
     opt("settings", GENERAL, ""),
     opt("shrinkdebugfile", DEBUG, ""),
