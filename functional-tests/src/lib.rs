@@ -139,6 +139,30 @@ impl TestNode {
         node
     }
 
+    /// Appends lines to `<datadir>/bitcoin.conf`.
+    pub fn append_to_config(&self, text: &str) {
+        use std::io::Write as _;
+        let mut f =
+            fs::OpenOptions::new().create(true).append(true).open(self.datadir.path().join("bitcoin.conf")).unwrap();
+        writeln!(f, "{text}").unwrap();
+    }
+
+    /// Removes `<datadir>/bitcoin.conf`.
+    pub fn clear_config(&self) {
+        let _ = fs::remove_file(self.datadir.path().join("bitcoin.conf"));
+    }
+
+    /// The RSS of the process in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    }
+
     /// `<datadir>/regtest`.
     pub fn net_dir(&self) -> PathBuf {
         self.datadir.path().join("regtest")
@@ -193,13 +217,23 @@ impl TestNode {
     /// Waits until the cookie exists and `getblockcount` answers (up to 60 s),
     /// tolerating warmup and refused connections, as Core's framework does.
     pub fn wait_for_rpc_connection(&mut self) {
+        self.wait_for_rpc_with(None);
+    }
+
+    /// Like [`wait_for_rpc_connection`](Self::wait_for_rpc_connection), with
+    /// fixed `user:password` credentials instead of the cookie.
+    pub fn wait_for_rpc_with(&mut self, credentials: Option<&str>) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("ferronoded exited with {status} during initialization: {}", self.stderr());
             }
-            if self.net_dir().join(".cookie").exists() {
-                match self.try_rpc("getblockcount", json!([])) {
+            let creds =
+                credentials.map(str::to_owned).or_else(|| fs::read_to_string(self.net_dir().join(".cookie")).ok());
+            if let Some(creds) = creds {
+                let attempt =
+                    HttpConn::connect(self.rpc_port).and_then(|mut c| c.call(&creds, "getblockcount", json!([])));
+                match attempt {
                     Ok(Ok(_)) => return,
                     Ok(Err(e)) if e.code == -28 => {}
                     Ok(Err(e)) => panic!("unexpected error while waiting for RPC: {e:?}"),

@@ -342,7 +342,10 @@ mod tests {
 
     #[test]
     fn whitelist_rules() {
-        let w = Whitelist::new(&["alice:getblockcount, help,stop".into(), "alice:help stop uptime".into(), "bob".into()], None);
+        let w = Whitelist::new(
+            &["alice:getblockcount, help,stop".into(), "alice:help stop uptime".into(), "bob".into()],
+            None,
+        );
         assert_eq!(w.check_user("carol"), Err(Forbidden::AnyMethod));
         assert_eq!(w.check_user("bob"), Ok(()));
         assert_eq!(w.check_method("bob", "help"), Err(Forbidden::Method("help".into())));

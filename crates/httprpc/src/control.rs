@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::table::{Arg, ArgType, Command, RpcTable};
-use crate::RpcError;
 
 /// What `stop` answers: the client name followed by ` stopping`.
 pub const STOP_REPLY: &str = "ferronode stopping";
@@ -69,13 +68,7 @@ pub fn register_control_commands(table: &mut RpcTable) {
             "hidden",
             name,
             "Simply echo back the input arguments. This command is for testing.",
-            |params, _| async move {
-                if params.first().and_then(Value::as_str) == Some("throw") {
-                    // Core lets callers test the misc-error path this way.
-                    return Err(RpcError::misc("Test error"));
-                }
-                Ok(Value::Array(params))
-            },
+            |params, _| async move { Ok(Value::Array(params)) },
         );
         for arg in ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9"] {
             let ty = if name == "echo" { ArgType::Str } else { ArgType::Any };

@@ -37,8 +37,8 @@ pub mod request;
 mod server;
 pub mod table;
 
-pub use auth::{AuthConfig, AuthError, CookieConfig, Whitelist};
 pub use amount::amount;
+pub use auth::{AuthConfig, AuthError, CookieConfig, Whitelist};
 pub use error::{codes, RpcError};
 pub use http::{HttpRpc, JsonRpcHandler, AUTH_FAILURE_DELAY};
 pub use server::{CallContext, Caller, RpcServer, ShutdownRequest, WARMUP_STARTED};

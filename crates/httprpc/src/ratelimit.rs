@@ -54,7 +54,10 @@ impl AuthFailures {
         entry.1 += 1;
         let penalised = entry.1 > FREE_FAILURES;
         if entry.1 == FREE_FAILURES + 1 {
-            tracing::warn!("Rate-limiting failed RPC authentication from {peer}: more than {FREE_FAILURES} failures in {} s", WINDOW.as_secs());
+            tracing::warn!(
+                "Rate-limiting failed RPC authentication from {peer}: more than {FREE_FAILURES} failures in {} s",
+                WINDOW.as_secs()
+            );
         }
         penalised
     }

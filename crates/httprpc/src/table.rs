@@ -370,7 +370,8 @@ impl RpcTable {
     pub fn help(&self, command: Option<&str>) -> String {
         if let Some(name) = command.filter(|c| !c.is_empty()) {
             return match self.commands.get(name) {
-                Some(cmd) => cmd.help_text().trim_end_matches('\n').to_owned(),
+                // Core: the command's help text, which ends with a newline.
+                Some(cmd) => cmd.help_text(),
                 None => format!("help: unknown command: {name}"),
             };
         }

@@ -61,6 +61,8 @@ pub struct NodeConfig {
     pub log: LogConfig,
     /// `-rpcallowip` values, parsed at AppInitServers as in Core.
     pub rpcallowip: Vec<String>,
+    /// An invalid `-rpccookieperms` value, reported at AppInitServers.
+    pub bad_cookie_perms: Option<String>,
     /// `-cjdnsreachable`: RFC4193 `fc00::/8` may not be allowed then.
     pub cjdns_reachable: bool,
     /// Accepted options that have no effect yet, to log once.
@@ -151,12 +153,8 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             .get("rpccookiefile")
             .filter(|p| !p.is_empty())
             .map_or_else(|| net_dir.join(".cookie"), |p| abs(&net_dir, &p));
-        let mode = match args.get("rpccookieperms") {
-            None => 0o600,
-            Some(v) => ferronode_httprpc::auth::cookie_perms(&v).ok_or_else(|| {
-                ConfigError(format!("Invalid -rpccookieperms={v}; must be one of 'owner', 'group', or 'all'."))
-            })?,
-        };
+        // An invalid value fails AppInitServers, as in Core (see bad_cookie_perms).
+        let mode = args.get("rpccookieperms").and_then(|v| ferronode_httprpc::auth::cookie_perms(&v)).unwrap_or(0o600);
         Some(CookieConfig { path, mode })
     };
     let auth = AuthConfig {
@@ -193,6 +191,9 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         auth,
         log,
         rpcallowip: args.get_all("rpcallowip"),
+        bad_cookie_perms: args
+            .get("rpccookieperms")
+            .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
         ignored,
         warnings,

@@ -113,6 +113,12 @@ async fn app_init_servers(config: &NodeConfig, requester: ShutdownRequester) -> 
         }
     }
     let mut http = HttpServer::bind(http_config).await.map_err(|_| http_error())?;
+    if let Some(v) = &config.bad_cookie_perms {
+        if config.auth.password.is_empty() {
+            tracing::error!("Invalid -rpccookieperms={v}; must be one of 'owner', 'group', or 'all'.");
+            return Err(http_error());
+        }
+    }
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
     let rpc = RpcServer::new(rpc_table(Some(http.metrics_handle())), log_path, Arc::new(move || requester.request()));
