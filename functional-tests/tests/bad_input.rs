@@ -6,6 +6,9 @@
 use ferronode_functional_tests::TestNode;
 use serde_json::{json, Value};
 
+/// A case: name, body, expected status, check of the reply body.
+type Case<'a> = (&'a str, Vec<u8>, u16, Box<dyn Fn(&str)>);
+
 const PARSE_ERROR: &str = r#"{"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null}"#;
 
 #[test]
@@ -20,7 +23,7 @@ fn bad_input_table() {
     non_utf8.extend_from_slice(&[0xff, 0xfe, 0x80]);
     non_utf8.extend_from_slice(br#""],"id":1}"#);
 
-    let cases: Vec<(&str, Vec<u8>, u16, Box<dyn Fn(&str)>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("empty body", Vec::new(), 500, Box::new(|b| assert_eq!(b, PARSE_ERROR))),
         ("32 MiB of whitespace", whitespace.into_bytes(), 500, Box::new(|b| assert_eq!(b, PARSE_ERROR))),
         ("100,000 nested arrays", nested.into_bytes(), 500, Box::new(|b| assert_eq!(b, PARSE_ERROR))),
