@@ -144,14 +144,42 @@ pub fn cookie_perms(value: &str) -> Option<u32> {
 struct Entry {
     user: String,
     salt: String,
-    hash: String,
+    /// The HMAC, decoded from its hex form. Core compares lowercase hex
+    /// strings, so a value that is not 64 lowercase hex digits can never
+    /// match; it is kept as `None`.
+    hash: Option<[u8; 32]>,
+}
+
+/// Decodes 64 lowercase hex digits.
+fn decode_hash(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
 }
 
 /// The set of accepted credentials.
 #[derive(Debug, Default)]
 pub struct Credentials {
     entries: Vec<Entry>,
+    /// Authorization headers already verified, by SHA-256 of the header, so
+    /// a client that sends the same valid credentials on every request pays
+    /// one hash instead of an HMAC per entry. Failures are never cached.
+    verified: std::sync::RwLock<std::collections::HashMap<[u8; 32], String>>,
 }
+
+/// Verified headers remembered at most (the cache is cleared past it).
+const VERIFIED_CACHE: usize = 256;
 
 /// A cookie file this process wrote; deleted by StopRPC.
 #[derive(Debug)]
@@ -174,19 +202,26 @@ impl CookieFile {
     }
 }
 
-fn hmac_hex(salt: &str, password: &str) -> String {
+fn hmac(salt: &str, password: &[u8]) -> [u8; 32] {
     let mut engine = hmac::HmacEngine::<sha256::Hash>::new(salt.as_bytes());
-    engine.input(password.as_bytes());
-    let mac = hmac::Hmac::<sha256::Hash>::from_engine(engine);
-    hex(mac.as_byte_array())
+    engine.input(password);
+    hmac::Hmac::<sha256::Hash>::from_engine(engine).to_byte_array()
 }
 
+#[cfg(test)]
+fn hmac_hex(salt: &str, password: &str) -> String {
+    hex(&hmac(salt, password.as_bytes()))
+}
+
+/// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -239,7 +274,7 @@ impl Credentials {
         };
         if !user.is_empty() || !pass.is_empty() {
             let salt = hex(&random_bytes::<16>());
-            let hash = hmac_hex(&salt, &pass);
+            let hash = Some(hmac(&salt, pass.as_bytes()));
             creds.entries.push(Entry { user, salt, hash });
         }
         if !config.rpcauth.is_empty() {
@@ -255,7 +290,7 @@ impl Credentials {
             creds.entries.push(Entry {
                 user: fields[0].to_owned(),
                 salt: salt_hash[0].to_owned(),
-                hash: salt_hash[1].to_owned(),
+                hash: decode_hash(salt_hash[1]),
             });
         }
         Ok((creds, cookie))
@@ -265,15 +300,29 @@ impl Credentials {
     /// credentials are valid.
     #[must_use]
     pub fn check(&self, authorization: &str) -> Option<String> {
+        let digest = sha256::Hash::hash(authorization.as_bytes()).to_byte_array();
+        if let Some(user) = self.verified.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&digest) {
+            return Some(user.clone());
+        }
+        let user = self.check_uncached(authorization)?;
+        let mut cache = self.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= VERIFIED_CACHE {
+            cache.clear();
+        }
+        cache.insert(digest, user.clone());
+        Some(user)
+    }
+
+    fn check_uncached(&self, authorization: &str) -> Option<String> {
         let encoded = authorization.strip_prefix("Basic ")?.trim();
         let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
-        let decoded = String::from_utf8_lossy(&decoded);
-        let (user, pass) = decoded.split_once(':')?;
+        let colon = decoded.iter().position(|b| *b == b':')?;
+        let (user, pass) = (&decoded[..colon], &decoded[colon + 1..]);
         let ok = self.entries.iter().any(|e| {
-            timing_resistant_eq(e.user.as_bytes(), user.as_bytes())
-                && timing_resistant_eq(hmac_hex(&e.salt, pass).as_bytes(), e.hash.as_bytes())
+            timing_resistant_eq(e.user.as_bytes(), user)
+                && e.hash.is_some_and(|h| timing_resistant_eq(&hmac(&e.salt, pass), &h))
         });
-        ok.then(|| user.to_owned())
+        ok.then(|| String::from_utf8_lossy(user).into_owned())
     }
 }
 

@@ -17,6 +17,8 @@ use crate::{codes, RpcError};
 /// Asks the embedding program to shut down (the `stop` command calls it).
 pub type ShutdownRequest = Arc<dyn Fn() + Send + Sync>;
 
+const ACTIVE_SHARDS: usize = 16;
+
 /// The warmup text Core shows until the node reports its first init step.
 pub const WARMUP_STARTED: &str = "RPC server started";
 
@@ -36,7 +38,10 @@ struct State {
     stopped: watch::Sender<bool>,
     /// `Some(status)` while warming up.
     warmup: Mutex<Option<String>>,
-    active: Mutex<Vec<Active>>,
+    /// Mirrors `warmup.is_some()` so the hot path needs no lock.
+    in_warmup: AtomicBool,
+    /// Running commands, sharded so concurrent calls rarely share a lock.
+    active: [Mutex<Vec<Active>>; ACTIVE_SHARDS],
     next_id: AtomicU64,
     started_at: Instant,
     log_path: PathBuf,
@@ -68,7 +73,8 @@ impl RpcServer {
                 interrupted: watch::channel(false).0,
                 stopped: watch::channel(false).0,
                 warmup: Mutex::new(Some(WARMUP_STARTED.to_owned())),
-                active: Mutex::new(Vec::new()),
+                in_warmup: AtomicBool::new(true),
+                active: std::array::from_fn(|_| Mutex::new(Vec::new())),
                 next_id: AtomicU64::new(0),
                 started_at: Instant::now(),
                 log_path,
@@ -125,11 +131,15 @@ impl RpcServer {
     /// Ends warmup: from now on commands run.
     pub fn set_warmup_finished(&self) {
         *self.state.warmup.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.state.in_warmup.store(false, Ordering::Release);
     }
 
     /// The warmup status, while warming up.
     #[must_use]
     pub fn warmup_status(&self) -> Option<String> {
+        if !self.state.in_warmup.load(Ordering::Acquire) {
+            return None;
+        }
         self.state.warmup.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
@@ -166,6 +176,10 @@ impl RpcServer {
     }
 }
 
+fn shard(id: u64) -> usize {
+    usize::try_from(id % ACTIVE_SHARDS as u64).unwrap_or(0)
+}
+
 /// Removes a command from the active list when it ends, however it ends.
 struct ActiveGuard<'a> {
     state: &'a State,
@@ -175,7 +189,7 @@ struct ActiveGuard<'a> {
 impl<'a> ActiveGuard<'a> {
     fn new(state: &'a State, method: &str) -> Self {
         let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-        state.active.lock().unwrap_or_else(PoisonError::into_inner).push(Active {
+        state.active[shard(id)].lock().unwrap_or_else(PoisonError::into_inner).push(Active {
             id,
             method: method.to_owned(),
             started: Instant::now(),
@@ -186,7 +200,7 @@ impl<'a> ActiveGuard<'a> {
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
-        self.state.active.lock().unwrap_or_else(PoisonError::into_inner).retain(|a| a.id != self.id);
+        self.state.active[shard(self.id)].lock().unwrap_or_else(PoisonError::into_inner).retain(|a| a.id != self.id);
     }
 }
 
@@ -267,7 +281,13 @@ impl CallContext {
     /// Commands running now, with how long each has run.
     #[must_use]
     pub fn active_commands(&self) -> Vec<(String, Duration)> {
-        let active = self.server.state.active.lock().unwrap_or_else(PoisonError::into_inner);
-        active.iter().map(|a| (a.method.clone(), a.started.elapsed())).collect()
+        let mut all: Vec<(u64, String, Duration)> = Vec::new();
+        for shard in &self.server.state.active {
+            let active = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            all.extend(active.iter().map(|a| (a.id, a.method.clone(), a.started.elapsed())));
+        }
+        // in the order the commands started, as Core lists them
+        all.sort_by_key(|(id, _, _)| *id);
+        all.into_iter().map(|(_, m, d)| (m, d)).collect()
     }
 }

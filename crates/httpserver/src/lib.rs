@@ -530,21 +530,73 @@ async fn route(
             return server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
         }
     };
-    // The handler runs on its own task: a panic becomes a 500 instead of a
-    // dropped connection, and the worker slot travels with the handler.
-    let work = handler.handle(Request { head, body });
-    // It also keeps `stop()` waiting if its client has gone away meanwhile.
-    let task = tokio::spawn(async move {
-        let reply = work.await;
-        drop(permit);
-        drop(done);
-        reply
-    });
-    match task.await {
+    // The handler runs inline on the connection's task (no extra task per
+    // request); a panic becomes a 500, and if the client goes away mid-way
+    // the rest of the handler is moved to a task of its own, as Core lets
+    // handlers finish whatever happens to their client.
+    match (RunOrDetach { work: Some(handler.handle(Request { head, body })), permit: Some(permit), done: Some(done) })
+        .await
+    {
         Ok(reply) => reply,
-        Err(e) => {
-            tracing::error!(target: "http", "handler failed: {e}");
+        Err(()) => {
+            tracing::error!(target: "http", "handler panicked");
             server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
+        }
+    }
+}
+
+/// Runs a handler inline while holding its worker slot. Dropped before the
+/// handler finished (the client went away), it hands the handler, the slot
+/// and a `done` sender to a new task, so the work completes and `stop()`
+/// still waits for it.
+struct RunOrDetach {
+    work: Option<BoxFuture<Response>>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    done: Option<mpsc::Sender<()>>,
+}
+
+impl std::future::Future for RunOrDetach {
+    type Output = Result<Response, ()>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let Some(work) = self.work.as_mut() else {
+            return std::task::Poll::Ready(Err(()));
+        };
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx)));
+        let outcome = match polled {
+            Ok(std::task::Poll::Pending) => return std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(reply)) => Ok(reply),
+            Err(_) => Err(()),
+        };
+        self.work = None;
+        self.permit = None;
+        std::task::Poll::Ready(outcome)
+    }
+}
+
+impl Drop for RunOrDetach {
+    fn drop(&mut self) {
+        if let Some(work) = self.work.take() {
+            let permit = self.permit.take();
+            let done = self.done.take();
+            tokio::spawn(async move {
+                let finished = CatchUnwind(work).await;
+                drop((finished, permit, done));
+            });
+        }
+    }
+}
+
+/// Polls a future, turning a panic into `Err`.
+struct CatchUnwind(BoxFuture<Response>);
+
+impl std::future::Future for CatchUnwind {
+    type Output = Result<Response, ()>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(p) => p.map(Ok),
+            Err(_) => std::task::Poll::Ready(Err(())),
         }
     }
 }

@@ -541,3 +541,33 @@ async fn a_client_that_stops_reading_is_closed_after_the_timeout() {
     }
     server.stop().await;
 }
+
+/// Sleeps, then counts its completion.
+struct SlowMark(Arc<AtomicUsize>);
+impl Handler for SlowMark {
+    fn handle(&self, _req: Request) -> BoxFuture<Response> {
+        let done = Arc::clone(&self.0);
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            done.fetch_add(1, Ordering::SeqCst);
+            Response::empty(HttpStatus::OK)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_running_handler_finishes_after_its_client_leaves_and_stop_waits_for_it() {
+    let (server, _) = server_with(|_| {}).await;
+    let finished = Arc::new(AtomicUsize::new(0));
+    server.routes().register("/slowmark", true, Arc::new(SlowMark(Arc::clone(&finished))));
+    {
+        let mut s = connect(&server).await;
+        s.write_all(b"GET /slowmark HTTP/1.1\r\n\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    } // the client hangs up while the handler runs
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    server.stop().await;
+    assert_eq!(finished.load(Ordering::SeqCst), 1, "the handler ran to the end and stop waited for it");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+}
