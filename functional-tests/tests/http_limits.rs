@@ -21,17 +21,22 @@ fn connection_cap_answers_503_and_the_node_keeps_serving() {
     node.wait_for_rpc_connection();
     let cookie = node.cookie();
     let mut observer = node.connect();
-    let held = open_many(node.rpc_port, 20);
-    // wait until the server has accepted all of them
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let m = observer.call(&cookie, "gethttpmetrics", json!([])).unwrap().unwrap();
-        if m["open_connections"] == json!(21) {
-            break;
+    let mut wait_for_open = |n: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let m = observer.call(&cookie, "gethttpmetrics", json!([])).unwrap().unwrap();
+            if m["open_connections"] == json!(n) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{m}");
+            std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(std::time::Instant::now() < deadline, "{m}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    // connections from the readiness polling are gone
+    wait_for_open(1);
+    let held = open_many(node.rpc_port, 20);
+    // the server has accepted all of them
+    wait_for_open(21);
     let mut extra = HttpConn::connect(node.rpc_port).unwrap();
     let resp = extra.read_response().unwrap();
     assert_eq!(resp.status, 503);
