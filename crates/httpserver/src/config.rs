@@ -100,7 +100,7 @@ impl HttpConfig {
             allow: Vec::new(),
             header_timeout: Some(Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS)),
             max_connections: default_max_connections(),
-            park_idle_after: Some(Duration::from_secs(1)),
+            park_idle_after: Some(Duration::from_millis(250)),
             workers: DEFAULT_WORKERS,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),

@@ -586,8 +586,18 @@ fn main() {
     println!(
         "ferronode HTTP benchmark: {secs} s per wrk run, {rounds} rounds of each wrk run, RLIMIT_NOFILE {nofile}, 127.0.0.1 only\n"
     );
-    section_throughput(secs, rounds);
-    section_jsonrpc(secs, rounds);
-    let baseline_stop = section_idle();
-    section_slowloris(baseline_stop);
+    // optional third argument: which sections to run, e.g. "34" (default all)
+    let only = std::env::args().nth(3).unwrap_or_else(|| "1234".to_owned());
+    if only.contains('1') {
+        section_throughput(secs, rounds);
+    }
+    if only.contains('2') {
+        section_jsonrpc(secs, rounds);
+    }
+    if only.contains('3') || only.contains('4') {
+        let baseline_stop = section_idle();
+        if only.contains('4') {
+            section_slowloris(baseline_stop);
+        }
+    }
 }
