@@ -23,6 +23,7 @@
 //! - [`shutdown`]: the owned shutdown trigger.
 
 pub mod args;
+pub mod chain;
 pub mod config;
 pub mod logging;
 pub mod options;
@@ -49,9 +50,10 @@ pub fn report_init_error(message: &str) {
     eprintln!("Error: {message}");
 }
 
-/// The RPC commands the node serves; `http` reports the HTTP server's load.
+/// The RPC commands the node serves; `http` reports the HTTP server's load,
+/// `slot` receives the chain once init has loaded it.
 #[must_use]
-pub fn rpc_table(http: Option<MetricsHandle>) -> RpcTable {
+pub fn rpc_table(http: Option<MetricsHandle>, slot: &chain::rpc::ChainSlot) -> RpcTable {
     let mut table = RpcTable::new();
     if let Some(http) = http {
         table.add(
@@ -79,15 +81,7 @@ pub fn rpc_table(http: Option<MetricsHandle>) -> RpcTable {
         );
     }
     control::register_control_commands(&mut table);
-    table.add(
-        Command::new(
-            "blockchain",
-            "getblockcount",
-            "Returns the height of the most-work fully-validated chain.\nThe genesis block has height 0.",
-            |_, _| async { Ok(json!(0)) },
-        )
-        .result_help("Result:\nn    (numeric) The current block count"),
-    );
+    chain::register_chain_commands(&mut table, slot);
     table
 }
 
@@ -99,7 +93,11 @@ struct Servers {
 }
 
 /// Core's `AppInitServers`.
-async fn app_init_servers(config: &NodeConfig, requester: ShutdownRequester) -> Result<Servers, InitError> {
+async fn app_init_servers(
+    config: &NodeConfig,
+    requester: ShutdownRequester,
+    slot: &chain::rpc::ChainSlot,
+) -> Result<Servers, InitError> {
     let http_error = || InitError("Unable to start HTTP server. See debug log for details.".into());
     let mut http_config = config.http.clone();
     for value in &config.rpcallowip {
@@ -121,7 +119,8 @@ async fn app_init_servers(config: &NodeConfig, requester: ShutdownRequester) -> 
     }
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
-    let rpc = RpcServer::new(rpc_table(Some(http.metrics_handle())), log_path, Arc::new(move || requester.request()));
+    let rpc =
+        RpcServer::new(rpc_table(Some(http.metrics_handle()), slot), log_path, Arc::new(move || requester.request()));
     rpc.start();
     let http_rpc = match HttpRpc::start(http.routes(), &rpc, &config.auth) {
         Ok(h) => h,
@@ -157,8 +156,9 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
     tracing::info!("Using data directory {}", config.net_dir.display());
     spawn_signal_handlers(shutdown.requester());
 
+    let slot = chain::rpc::ChainSlot::default();
     let servers = if config.server {
-        match app_init_servers(&config, shutdown.requester()).await {
+        match app_init_servers(&config, shutdown.requester(), &slot).await {
             Ok(s) => Some(s),
             Err(e) => {
                 report_init_error(&e.0);
@@ -169,15 +169,38 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
         None
     };
 
-    // Init proper: the chain arrives with the regtest-chain work; for now the
-    // node is ready as soon as its servers are.
-    if let Some(s) = &servers {
-        s.rpc.set_warmup_status("Done loading");
-        s.rpc.set_warmup_finished();
+    // Init proper: load the chain while RPC answers -28 with the status.
+    let init_message = |text: &str| {
+        tracing::info!("init message: {text}");
+        if let Some(s) = &servers {
+            s.rpc.set_warmup_status(text);
+        }
+    };
+    init_message("Loading block index…");
+    let net_dir = config.net_dir.clone();
+    let opened = tokio::task::spawn_blocking(move || chain::Chain::open(&net_dir)).await;
+    let mut exit_code = 0;
+    match opened {
+        Ok(Ok(chain)) => {
+            let chain = Arc::new(chain);
+            tracing::info!("Loaded best chain: hashBestChain={} height={}", chain.tip().hash, chain.height());
+            let _ = slot.set(chain);
+            init_message("Verifying blocks…");
+            init_message("Done loading");
+            if let Some(s) = &servers {
+                s.rpc.set_warmup_finished();
+            }
+            shutdown.requested().await;
+        }
+        Ok(Err(e)) => {
+            report_init_error(&e.to_string());
+            exit_code = 1;
+        }
+        Err(e) => {
+            report_init_error(&format!("Loading the chain failed: {e}"));
+            exit_code = 1;
+        }
     }
-    tracing::info!("init message: Done loading");
-
-    shutdown.requested().await;
 
     // Interrupt
     if let Some(s) = &servers {
@@ -193,7 +216,7 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
         http.stop().await;
     }
     tracing::info!("Shutdown: done");
-    0
+    exit_code
 }
 
 fn spawn_signal_handlers(requester: ShutdownRequester) {

@@ -1,0 +1,575 @@
+//! The regtest chain: genesis, blocks on disk in Core's layout, the UTXO set,
+//! mining, and the checks a block must pass to be connected.
+//!
+//! This is the first slice of the chain: blocks extend the active chain one
+//! at a time (no reorganisation yet), transactions are checked against the
+//! UTXO set for existence, maturity and amounts, and scripts are not yet
+//! verified. Everything is written in the crash-safe order described in
+//! [`store`].
+
+pub mod rpc;
+mod store;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bitcoin::block::{Header, Version};
+use bitcoin::blockdata::constants::genesis_block;
+use bitcoin::consensus::encode::{deserialize, serialize, VarInt};
+use bitcoin::hashes::Hash;
+use bitcoin::script::{Builder, PushBytesBuf};
+use bitcoin::{
+    absolute, opcodes, transaction, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf, Sequence,
+    Transaction, TxIn, TxMerkleNode, TxOut, Witness,
+};
+
+pub use rpc::register_chain_commands;
+pub use store::StoreError;
+use store::{IndexRecord, Store, UtxoChange};
+
+/// Regtest's fixed difficulty bits.
+pub const REGTEST_BITS: u32 = 0x207f_ffff;
+/// Blocks between subsidy halvings on regtest.
+pub const HALVING_INTERVAL: u32 = 150;
+/// Confirmations before a coinbase output may be spent.
+pub const COINBASE_MATURITY: u32 = 100;
+/// A tip older than this keeps the node in initial block download.
+const MAX_TIP_AGE: u64 = 24 * 60 * 60;
+
+/// Block subsidy at `height`.
+#[must_use]
+pub fn subsidy(height: u32) -> u64 {
+    let halvings = height / HALVING_INTERVAL;
+    if halvings >= 64 {
+        0
+    } else {
+        (50 * 100_000_000u64) >> halvings
+    }
+}
+
+/// What is known of a block in the index.
+#[derive(Debug, Clone)]
+pub struct BlockInfo {
+    /// Its hash.
+    pub hash: BlockHash,
+    /// Its header.
+    pub header: Header,
+    /// Its height.
+    pub height: u32,
+    /// Number of transactions.
+    pub n_tx: u32,
+    /// Serialized size with witness.
+    pub size: u32,
+    store_rec: IndexRecord,
+}
+
+/// Why a block was refused, in Core's words (`high-hash`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// A consensus rule is broken.
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// The block is already known.
+    #[error("duplicate")]
+    Duplicate,
+    /// Its parent is unknown.
+    #[error("prev-blk-not-found")]
+    Orphan,
+    /// Valid as far as checked, but not on the active tip (reorganisations
+    /// are not supported yet).
+    #[error("inconclusive")]
+    SideChain,
+    /// Writing it failed.
+    #[error("{0}")]
+    Store(String),
+}
+
+struct State {
+    store: Store,
+    entries: HashMap<BlockHash, BlockInfo>,
+    /// Hashes of the active chain by height.
+    active: Vec<BlockHash>,
+}
+
+/// The chain, shared by the RPC commands.
+pub struct Chain {
+    state: Mutex<State>,
+    /// `setmocktime`, 0 when unset.
+    mocktime: AtomicU64,
+    /// Initial block download; latches to false.
+    ibd: AtomicBool,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("height", &self.height()).finish_non_exhaustive()
+    }
+}
+
+fn utxo_key(op: &OutPoint) -> Vec<u8> {
+    let mut k = op.txid.as_byte_array().to_vec();
+    k.extend_from_slice(&op.vout.to_le_bytes());
+    k
+}
+
+/// A coin as stored: height, coinbase flag, value, script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coin {
+    /// Height of the block that created it.
+    pub height: u32,
+    /// Whether it is a coinbase output.
+    pub coinbase: bool,
+    /// The output.
+    pub txout: TxOut,
+}
+
+impl Coin {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = self.height.to_le_bytes().to_vec();
+        v.push(u8::from(self.coinbase));
+        v.extend_from_slice(&self.txout.value.to_sat().to_le_bytes());
+        v.extend_from_slice(self.txout.script_pubkey.as_bytes());
+        v
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() < 13 {
+            return None;
+        }
+        let height = u32::from_le_bytes(b[0..4].try_into().ok()?);
+        let value = u64::from_le_bytes(b[5..13].try_into().ok()?);
+        Some(Self {
+            height,
+            coinbase: b[4] != 0,
+            txout: TxOut { value: Amount::from_sat(value), script_pubkey: ScriptBuf::from_bytes(b[13..].to_vec()) },
+        })
+    }
+
+    /// Core's undo serialization of the coin (`TxInUndoFormatter`), with the
+    /// script in the uncompressed form.
+    fn write_undo(&self, out: &mut Vec<u8>) {
+        store::write_varint(out, u64::from(self.height) * 2 + u64::from(self.coinbase));
+        if self.height > 0 {
+            out.push(0);
+        }
+        store::write_varint(out, store::compress_amount(self.txout.value.to_sat()));
+        let script = self.txout.script_pubkey.as_bytes();
+        store::write_varint(out, script.len() as u64 + 6);
+        out.extend_from_slice(script);
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Chain {
+    /// Opens the chain under `net_dir`, writing genesis on first start, and
+    /// checks that the tip's block and undo data can be read.
+    ///
+    /// # Errors
+    /// A message for an init error when the stored chain is damaged.
+    pub fn open(net_dir: &Path) -> Result<Self, StoreError> {
+        let store = Store::open(net_dir)?;
+        let mut entries = HashMap::new();
+        for (hash, rec) in store.load_index()? {
+            let header: Header =
+                deserialize(&rec.header).map_err(|_| StoreError::Corrupt("damaged block index".into()))?;
+            entries.insert(
+                hash,
+                BlockInfo { hash, header, height: rec.height, n_tx: rec.n_tx, size: rec.loc.size, store_rec: rec },
+            );
+        }
+        let mut state = State { store, entries, active: Vec::new() };
+        match state.store.best_block()? {
+            None => {
+                let genesis = genesis_block(Network::Regtest);
+                connect(&mut state, &genesis, 0, Vec::new(), Vec::new())
+                    .map_err(|e| StoreError::Corrupt(format!("cannot write the genesis block: {e}")))?;
+            }
+            Some(best) => {
+                let mut chain = Vec::new();
+                let mut cur = best;
+                loop {
+                    let info = state.entries.get(&cur).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "Error loading block database: block {cur} of the active chain is missing from the index"
+                        ))
+                    })?;
+                    chain.push(cur);
+                    if info.height == 0 {
+                        break;
+                    }
+                    cur = info.header.prev_blockhash;
+                }
+                chain.reverse();
+                state.active = chain;
+            }
+        }
+        let chain = Self { state: Mutex::new(state), mocktime: AtomicU64::new(0), ibd: AtomicBool::new(true) };
+        chain.verify_tip()?;
+        Ok(chain)
+    }
+
+    /// Reads the tip's block and undo data back (Core's `-checkblocks` in
+    /// small): a damaged or missing file is an init error.
+    fn verify_tip(&self) -> Result<(), StoreError> {
+        let st = self.lock();
+        let tip = *st.active.last().ok_or_else(|| StoreError::Corrupt("empty chain".into()))?;
+        let info = &st.entries[&tip];
+        let bytes = st.store.read_block(&info.store_rec.loc)?;
+        let block: Block = deserialize(&bytes).map_err(|_| {
+            StoreError::Corrupt(format!("Corrupted block database detected: cannot decode block {tip}"))
+        })?;
+        if block.block_hash() != tip {
+            return Err(StoreError::Corrupt(format!(
+                "Corrupted block database detected: block {tip} does not match its data"
+            )));
+        }
+        if info.height > 0 {
+            st.store.read_undo(&info.store_rec.loc, &info.header.prev_blockhash)?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The node's clock: mock time when set.
+    #[must_use]
+    pub fn now(&self) -> u64 {
+        match self.mocktime.load(Ordering::Relaxed) {
+            0 => now_secs(),
+            t => t,
+        }
+    }
+
+    /// `setmocktime` (0 clears it).
+    pub fn set_mocktime(&self, t: u64) {
+        self.mocktime.store(t, Ordering::Relaxed);
+    }
+
+    /// Height of the tip.
+    #[must_use]
+    pub fn height(&self) -> u32 {
+        u32::try_from(self.lock().active.len().saturating_sub(1)).unwrap_or(u32::MAX)
+    }
+
+    /// Hash of the tip.
+    #[must_use]
+    pub fn tip(&self) -> BlockInfo {
+        let st = self.lock();
+        st.entries[st.active.last().expect("the active chain always holds genesis")].clone()
+    }
+
+    /// Hash of the active block at `height`.
+    #[must_use]
+    pub fn hash_at(&self, height: u32) -> Option<BlockHash> {
+        self.lock().active.get(height as usize).copied()
+    }
+
+    /// What the index knows of `hash`.
+    #[must_use]
+    pub fn info(&self, hash: &BlockHash) -> Option<BlockInfo> {
+        self.lock().entries.get(hash).cloned()
+    }
+
+    /// Whether `hash` is on the active chain.
+    #[must_use]
+    pub fn is_active(&self, info: &BlockInfo) -> bool {
+        self.lock().active.get(info.height as usize) == Some(&info.hash)
+    }
+
+    /// The serialized block.
+    ///
+    /// # Errors
+    /// When its file cannot be read.
+    pub fn block_bytes(&self, info: &BlockInfo) -> Result<Vec<u8>, StoreError> {
+        self.lock().store.read_block(&info.store_rec.loc)
+    }
+
+    /// Median time of the 11 blocks ending at `info`.
+    #[must_use]
+    pub fn median_time_past(&self, info: &BlockInfo) -> u32 {
+        let st = self.lock();
+        mtp(&st, info.hash)
+    }
+
+    /// Bytes of block and undo files.
+    #[must_use]
+    pub fn size_on_disk(&self) -> u64 {
+        self.lock().store.size_on_disk()
+    }
+
+    /// A coin of the UTXO set.
+    ///
+    /// # Errors
+    /// Database trouble.
+    pub fn coin(&self, op: &OutPoint) -> Result<Option<Coin>, StoreError> {
+        Ok(self.lock().store.utxo(&utxo_key(op))?.as_deref().and_then(Coin::decode))
+    }
+
+    /// Every coin of the UTXO set.
+    ///
+    /// # Errors
+    /// Database trouble.
+    pub fn coins(&self) -> Result<Vec<(OutPoint, Coin)>, StoreError> {
+        let raw = self.lock().store.utxos()?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let txid = bitcoin::Txid::from_slice(k.get(..32)?).ok()?;
+                let vout = u32::from_le_bytes(k.get(32..36)?.try_into().ok()?);
+                Some((OutPoint { txid, vout }, Coin::decode(&v)?))
+            })
+            .collect())
+    }
+
+    /// Whether the node is still in initial block download: until the tip
+    /// is less than a day old, then never again.
+    #[must_use]
+    pub fn initial_block_download(&self) -> bool {
+        if !self.ibd.load(Ordering::Relaxed) {
+            return false;
+        }
+        let tip_time = u64::from(self.tip().header.time);
+        if tip_time + MAX_TIP_AGE > self.now() {
+            self.ibd.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Mines one block on the tip paying the subsidy to `script`.
+    ///
+    /// # Errors
+    /// When the block cannot be written.
+    pub fn mine(&self, script: &ScriptBuf, max_tries: u64) -> Result<Option<BlockHash>, BlockError> {
+        let mut st = self.lock();
+        let tip = st.entries[st.active.last().expect("genesis is always there")].clone();
+        let height = tip.height + 1;
+        let time = u32::try_from(self.now()).unwrap_or(u32::MAX).max(mtp(&st, tip.hash) + 1);
+        let mut block = template(&tip, height, time, script);
+        let target = block.header.target();
+        let mut tries = 0;
+        while block.header.validate_pow(target).is_err() {
+            tries += 1;
+            if tries >= max_tries {
+                return Ok(None);
+            }
+            block.header.nonce = block.header.nonce.wrapping_add(1);
+        }
+        let (changes, undo) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
+        let hash = connect(&mut st, &block, height, changes, undo)?;
+        Ok(Some(hash))
+    }
+
+    /// Accepts a block from outside (`submitblock`).
+    ///
+    /// # Errors
+    /// Core's reject reason, `duplicate`, `inconclusive` or a store error.
+    pub fn submit(&self, block: &Block) -> Result<BlockHash, BlockError> {
+        let mut st = self.lock();
+        let hash = block.block_hash();
+        if st.entries.contains_key(&hash) {
+            return Err(BlockError::Duplicate);
+        }
+        let Some(parent) = st.entries.get(&block.header.prev_blockhash).cloned() else {
+            return Err(BlockError::Orphan);
+        };
+        check_header(&block.header)?;
+        if st.active.last() != Some(&parent.hash) {
+            return Err(BlockError::SideChain);
+        }
+        let height = parent.height + 1;
+        let (changes, undo) = check_block(&st, block, height, self.now()).map_err(BlockError::Invalid)?;
+        connect(&mut st, block, height, changes, undo)
+    }
+}
+
+fn mtp(st: &State, mut hash: BlockHash) -> u32 {
+    let mut times = Vec::with_capacity(11);
+    for _ in 0..11 {
+        let Some(info) = st.entries.get(&hash) else { break };
+        times.push(info.header.time);
+        if info.height == 0 {
+            break;
+        }
+        hash = info.header.prev_blockhash;
+    }
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or(0)
+}
+
+/// The block a miner would build on `tip`: a coinbase with the BIP34
+/// height, the subsidy to `script` and the witness commitment, as Core's
+/// `CreateNewBlock` makes it (version 0x20000000, regtest bits).
+fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf) -> Block {
+    let script_sig = Builder::new().push_int(i64::from(height)).push_opcode(opcodes::OP_0).into_script();
+    let mut coinbase = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig,
+            sequence: Sequence::MAX,
+            witness: Witness::from_slice(&[[0u8; 32]]),
+        }],
+        output: vec![TxOut { value: Amount::from_sat(subsidy(height)), script_pubkey: script.clone() }],
+    };
+    let mut block = Block {
+        header: Header {
+            version: Version::from_consensus(0x2000_0000),
+            prev_blockhash: tip.hash,
+            merkle_root: TxMerkleNode::all_zeros(),
+            time,
+            bits: CompactTarget::from_consensus(REGTEST_BITS),
+            nonce: 0,
+        },
+        txdata: vec![coinbase.clone()],
+    };
+    if let Some(witness_root) = block.witness_root() {
+        let commitment = Block::compute_witness_commitment(&witness_root, &[0u8; 32]);
+        let mut data = vec![0xaa, 0x21, 0xa9, 0xed];
+        data.extend_from_slice(commitment.as_byte_array());
+        let push = PushBytesBuf::try_from(data).expect("36 bytes fit in a push");
+        coinbase.output.push(TxOut {
+            value: Amount::ZERO,
+            script_pubkey: Builder::new().push_opcode(opcodes::all::OP_RETURN).push_slice(push).into_script(),
+        });
+        block.txdata[0] = coinbase;
+    }
+    block.header.merkle_root = block.compute_merkle_root().expect("the block has a coinbase");
+    block
+}
+
+fn check_header(header: &Header) -> Result<(), BlockError> {
+    if header.bits.to_consensus() != REGTEST_BITS {
+        return Err(BlockError::Invalid("bad-diffbits"));
+    }
+    if header.validate_pow(header.target()).is_err() {
+        return Err(BlockError::Invalid("high-hash"));
+    }
+    Ok(())
+}
+
+/// Checks `block` as the next block at `height`; returns the UTXO changes
+/// and the undo payload.
+fn check_block(st: &State, block: &Block, height: u32, now: u64) -> Result<(Vec<UtxoChange>, Vec<u8>), &'static str> {
+    check_header(&block.header).map_err(|_| "high-hash")?;
+    if !block.check_merkle_root() {
+        return Err("bad-txnmrklroot");
+    }
+    let Some(first) = block.txdata.first() else { return Err("bad-cb-missing") };
+    if !first.is_coinbase() {
+        return Err("bad-cb-missing");
+    }
+    if block.txdata.iter().skip(1).any(Transaction::is_coinbase) {
+        return Err("bad-cb-multiple");
+    }
+    let prev = block.header.prev_blockhash;
+    if block.header.time <= mtp(st, prev) {
+        return Err("time-too-old");
+    }
+    if u64::from(block.header.time) > now + 2 * 60 * 60 {
+        return Err("time-too-new");
+    }
+    // Core: the coinbase scriptSig begins with `CScript() << nHeight`
+    // (OP_1..OP_16 for small heights, a minimal push otherwise).
+    let expect = Builder::new().push_int(i64::from(height)).into_script();
+    if height > 0 && !first.input[0].script_sig.as_bytes().starts_with(expect.as_bytes()) {
+        return Err("bad-cb-height");
+    }
+    let has_witness = block.txdata.iter().skip(1).any(|tx| tx.input.iter().any(|i| !i.witness.is_empty()));
+    let commitment_present =
+        first.output.iter().any(|o| o.script_pubkey.as_bytes().starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
+    if (has_witness || commitment_present) && !block.check_witness_commitment() {
+        return Err("bad-witness-merkle-match");
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !block.txdata.iter().all(|tx| seen.insert(tx.compute_txid())) {
+        return Err("bad-txns-duplicate");
+    }
+    let mut changes = Vec::new();
+    let mut created: HashMap<Vec<u8>, Coin> = HashMap::new();
+    let mut spent = std::collections::HashSet::new();
+    let mut undo = serialize(&VarInt(block.txdata.len() as u64 - 1));
+    let mut fees = 0u64;
+    for (i, tx) in block.txdata.iter().enumerate() {
+        let txid = tx.compute_txid();
+        if i > 0 {
+            let mut value_in = 0u64;
+            undo.extend_from_slice(&serialize(&VarInt(tx.input.len() as u64)));
+            for input in &tx.input {
+                let key = utxo_key(&input.previous_output);
+                if !spent.insert(key.clone()) {
+                    return Err("bad-txns-inputs-missingorspent");
+                }
+                let coin = match created.get(&key) {
+                    Some(c) => c.clone(),
+                    None => st
+                        .store
+                        .utxo(&key)
+                        .ok()
+                        .flatten()
+                        .as_deref()
+                        .and_then(Coin::decode)
+                        .ok_or("bad-txns-inputs-missingorspent")?,
+                };
+                if coin.coinbase && height - coin.height < COINBASE_MATURITY {
+                    return Err("bad-txns-premature-spend-of-coinbase");
+                }
+                value_in += coin.txout.value.to_sat();
+                coin.write_undo(&mut undo);
+                created.remove(&key);
+                changes.push(UtxoChange::Spend(key));
+            }
+            let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+            if value_in < value_out {
+                return Err("bad-txns-in-belowout");
+            }
+            fees += value_in - value_out;
+        }
+        for (vout, out) in tx.output.iter().enumerate() {
+            if out.script_pubkey.is_op_return() {
+                continue;
+            }
+            let op = OutPoint { txid, vout: u32::try_from(vout).unwrap_or(u32::MAX) };
+            let coin = Coin { height, coinbase: i == 0, txout: out.clone() };
+            changes.push(UtxoChange::Add(utxo_key(&op), coin.encode()));
+            created.insert(utxo_key(&op), coin);
+        }
+    }
+    let coinbase_out: u64 = first.output.iter().map(|o| o.value.to_sat()).sum();
+    if coinbase_out > subsidy(height) + fees {
+        return Err("bad-cb-amount");
+    }
+    Ok((changes, undo))
+}
+
+/// Writes the block and makes it the tip, in the crash-safe order.
+fn connect(
+    st: &mut State,
+    block: &Block,
+    height: u32,
+    changes: Vec<UtxoChange>,
+    undo: Vec<u8>,
+) -> Result<BlockHash, BlockError> {
+    let hash = block.block_hash();
+    let bytes = serialize(block);
+    let prev = block.header.prev_blockhash;
+    let loc = st.store.write_block(&bytes, &undo, &prev).map_err(|e| BlockError::Store(e.to_string()))?;
+    let mut header = [0u8; 80];
+    header.copy_from_slice(&serialize(&block.header));
+    let rec = IndexRecord { height, n_tx: u32::try_from(block.txdata.len()).unwrap_or(u32::MAX), loc, header };
+    st.store.commit_index(&[(hash, rec.clone())]).map_err(|e| BlockError::Store(e.to_string()))?;
+    st.store.commit_chainstate(&changes, &hash).map_err(|e| BlockError::Store(e.to_string()))?;
+    st.entries
+        .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });
+    st.active.push(hash);
+    Ok(hash)
+}

@@ -1,0 +1,461 @@
+//! The chain's RPC commands, with Core's field names, order and errors.
+
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+
+use bitcoin::consensus::encode::{deserialize, serialize_hex};
+use bitcoin::{Address, Block, BlockHash};
+use ferronode_httprpc::{codes, Arg, ArgType, Command, RpcError, RpcTable};
+use serde_json::{json, Map, Value};
+
+use super::{BlockError, BlockInfo, Chain, REGTEST_BITS};
+
+/// The chain is set once init has loaded it; commands only run after
+/// warmup, so it is always there when they run.
+pub type ChainSlot = Arc<OnceLock<Arc<Chain>>>;
+
+fn chain(slot: &ChainSlot) -> Result<Arc<Chain>, RpcError> {
+    slot.get().cloned().ok_or_else(|| RpcError::new(codes::RPC_IN_WARMUP, "Loading block index…"))
+}
+
+/// Runs blocking chain work off the async workers.
+async fn blocking<T: Send + 'static>(
+    slot: &ChainSlot,
+    f: impl FnOnce(&Chain) -> Result<T, RpcError> + Send + 'static,
+) -> Result<T, RpcError> {
+    let chain = chain(slot)?;
+    tokio::task::spawn_blocking(move || f(&chain)).await.map_err(|e| RpcError::misc(e.to_string()))?
+}
+
+fn parse_hash(v: &Value, name: &str) -> Result<BlockHash, RpcError> {
+    let s = v.as_str().unwrap_or("");
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RpcError::invalid_parameter(format!("{name} must be of length 64 (not {}, for '{s}')", s.len())));
+    }
+    BlockHash::from_str(s)
+        .map_err(|_| RpcError::invalid_parameter(format!("{name} must be hexadecimal string (not '{s}')")))
+}
+
+fn block_not_found() -> RpcError {
+    RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+}
+
+/// Core's `GetDifficulty`.
+fn difficulty(bits: u32) -> f64 {
+    let mut shift = (bits >> 24) & 0xff;
+    let mut diff = f64::from(0x0000_ffff) / f64::from(bits & 0x00ff_ffff);
+    while shift < 29 {
+        diff *= 256.0;
+        shift += 1;
+    }
+    while shift > 29 {
+        diff /= 256.0;
+        shift -= 1;
+    }
+    diff
+}
+
+/// A double as UniValue prints it (`std::setprecision(16)`, like `%.16g`),
+/// e.g. `4.656542373906925e-10`.
+fn univalue_double(v: f64) -> Value {
+    let sci = format!("{v:.15e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let text = if (-5..16).contains(&exp) {
+        let decimals = usize::try_from(15 - exp).unwrap_or(0);
+        let fixed = format!("{v:.decimals$}");
+        if fixed.contains('.') {
+            fixed.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            fixed
+        }
+    } else {
+        let m = if mantissa.contains('.') { mantissa.trim_end_matches('0').trim_end_matches('.') } else { mantissa };
+        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    };
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The 256-bit target of `bits`, as 64 hex digits.
+fn target_hex(bits: u32) -> String {
+    let target = bitcoin::Target::from_compact(bitcoin::CompactTarget::from_consensus(bits));
+    target.to_be_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Work per regtest block is 2, so chain work is 2 × (height + 1).
+fn chainwork_hex(height: u32) -> String {
+    format!("{:064x}", 2 * (u128::from(height) + 1))
+}
+
+fn header_json(chain: &Chain, info: &BlockInfo) -> Map<String, Value> {
+    let tip = chain.tip();
+    let active = chain.is_active(info);
+    let confirmations: i64 = if active { i64::from(tip.height) - i64::from(info.height) + 1 } else { -1 };
+    let mut o = Map::new();
+    o.insert("hash".into(), json!(info.hash.to_string()));
+    o.insert("confirmations".into(), json!(confirmations));
+    o.insert("height".into(), json!(info.height));
+    let version = info.header.version.to_consensus();
+    o.insert("version".into(), json!(version));
+    o.insert("versionHex".into(), json!(format!("{version:08x}")));
+    o.insert("merkleroot".into(), json!(info.header.merkle_root.to_string()));
+    o.insert("time".into(), json!(info.header.time));
+    o.insert("mediantime".into(), json!(chain.median_time_past(info)));
+    o.insert("nonce".into(), json!(info.header.nonce));
+    let bits = info.header.bits.to_consensus();
+    o.insert("bits".into(), json!(format!("{bits:08x}")));
+    o.insert("target".into(), json!(target_hex(bits)));
+    o.insert("difficulty".into(), univalue_double(difficulty(bits)));
+    o.insert("chainwork".into(), json!(chainwork_hex(info.height)));
+    o.insert("nTx".into(), json!(info.n_tx));
+    if info.height > 0 {
+        o.insert("previousblockhash".into(), json!(info.header.prev_blockhash.to_string()));
+    }
+    if active {
+        if let Some(next) = chain.hash_at(info.height + 1) {
+            o.insert("nextblockhash".into(), json!(next.to_string()));
+        }
+    }
+    o
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn block_json(chain: &Chain, info: &BlockInfo, block: &Block) -> Value {
+    let mut o = header_json(chain, info);
+    let stripped = bitcoin::consensus::encode::serialize(&block.header).len()
+        + block.txdata.iter().map(Block::base_size_of_tx).sum::<usize>()
+        + bitcoin::consensus::encode::VarInt(block.txdata.len() as u64).size();
+    o.insert("strippedsize".into(), json!(stripped));
+    o.insert("size".into(), json!(info.size));
+    o.insert("weight".into(), json!(block.weight().to_wu()));
+    if let Some(cb) = block.txdata.first() {
+        let vin = &cb.input[0];
+        let mut c = Map::new();
+        c.insert("version".into(), json!(cb.version.0));
+        c.insert("locktime".into(), json!(cb.lock_time.to_consensus_u32()));
+        c.insert("sequence".into(), json!(vin.sequence.0));
+        c.insert("coinbase".into(), json!(hex(vin.script_sig.as_bytes())));
+        if let Some(w) = vin.witness.iter().next() {
+            c.insert("witness".into(), json!(hex(w)));
+        }
+        o.insert("coinbase_tx".into(), Value::Object(c));
+    }
+    o.insert("tx".into(), json!(block.txdata.iter().map(|t| t.compute_txid().to_string()).collect::<Vec<_>>()));
+    Value::Object(o)
+}
+
+/// Tiny extension used by `block_json` for Core's `strippedsize`.
+trait BaseSize {
+    fn base_size_of_tx(tx: &bitcoin::Transaction) -> usize;
+}
+
+impl BaseSize for Block {
+    fn base_size_of_tx(tx: &bitcoin::Transaction) -> usize {
+        tx.base_size()
+    }
+}
+
+/// Adds the chain commands to `table`.
+#[allow(clippy::too_many_lines)] // one table of commands
+pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "getblockcount",
+            "Returns the height of the most-work fully-validated chain.\nThe genesis block has height 0.",
+            move |_, _| {
+                let s = s.clone();
+                async move { Ok(json!(chain(&s)?.height())) }
+            },
+        )
+        .result_help("Result:\nn    (numeric) The current block count"),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "getbestblockhash",
+            "Returns the hash of the best (tip) block in the most-work fully-validated chain.",
+            move |_, _| {
+                let s = s.clone();
+                async move { Ok(json!(chain(&s)?.tip().hash.to_string())) }
+            },
+        )
+        .result_help("Result:\n\"hex\"    (string) the block hash, hex-encoded"),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "getblockhash",
+            "Returns hash of block in best-block-chain at height provided.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let height = p[0].as_i64().unwrap_or(-1);
+                    let c = chain(&s)?;
+                    u32::try_from(height)
+                        .ok()
+                        .and_then(|h| c.hash_at(h))
+                        .map(|h| json!(h.to_string()))
+                        .ok_or_else(|| RpcError::invalid_parameter("Block height out of range"))
+                }
+            },
+        )
+        .arg(Arg::required("height", ArgType::Num, "The height index"))
+        .result_help("Result:\n\"hex\"    (string) The block hash"),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "getblockheader",
+            "If verbose is false, returns a string that is serialized, hex-encoded data for blockheader 'hash'.\nIf verbose is true, returns an Object with information about blockheader <hash>.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let hash = parse_hash(&p[0], "hash")?;
+                    let verbose = p.get(1).and_then(Value::as_bool).unwrap_or(true);
+                    let c = chain(&s)?;
+                    let info = c.info(&hash).ok_or_else(block_not_found)?;
+                    if verbose {
+                        Ok(Value::Object(header_json(&c, &info)))
+                    } else {
+                        Ok(json!(serialize_hex(&info.header)))
+                    }
+                }
+            },
+        )
+        .arg(Arg::required("blockhash", ArgType::Str, "The block hash"))
+        .arg(Arg::optional("verbose", ArgType::Bool, "(default=true) true for a json object, false for the hex-encoded data")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "getblock",
+            "If verbosity is 0, returns a string that is serialized, hex-encoded data for block 'hash'.\nIf verbosity is 1, returns an Object with information about block <hash>.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let hash = parse_hash(&p[0], "blockhash")?;
+                    let verbosity = match p.get(1) {
+                        None | Some(Value::Null) => 1,
+                        Some(Value::Bool(b)) => i64::from(*b),
+                        Some(v) => v.as_i64().unwrap_or(1),
+                    };
+                    blocking(&s, move |c| {
+                        let info = c.info(&hash).ok_or_else(block_not_found)?;
+                        let bytes = c.block_bytes(&info).map_err(|_| RpcError::misc("Block not found on disk"))?;
+                        if verbosity <= 0 {
+                            return Ok(json!(hex(&bytes)));
+                        }
+                        if verbosity >= 2 {
+                            return Err(RpcError::invalid_parameter("getblock verbosity 2 and 3 are not supported yet by ferronode"));
+                        }
+                        let block: Block = deserialize(&bytes).map_err(|_| RpcError::misc("Block not found on disk"))?;
+                        Ok(block_json(c, &info, &block))
+                    })
+                    .await
+                }
+            },
+        )
+        .arg(Arg::required("blockhash", ArgType::Str, "The block hash"))
+        .arg(Arg::optional("verbosity|verbose", ArgType::Any, "(default=1) 0 for hex-encoded data, 1 for a JSON object")),
+    );
+    let s = slot.clone();
+    table.add(Command::new(
+        "blockchain",
+        "getblockchaininfo",
+        "Returns an object containing various state info regarding blockchain processing.",
+        move |_, _| {
+            let s = s.clone();
+            async move {
+                blocking(&s, |c| {
+                    let tip = c.tip();
+                    let mut o = Map::new();
+                    o.insert("chain".into(), json!("regtest"));
+                    o.insert("blocks".into(), json!(tip.height));
+                    o.insert("headers".into(), json!(tip.height));
+                    o.insert("bestblockhash".into(), json!(tip.hash.to_string()));
+                    o.insert("bits".into(), json!(format!("{REGTEST_BITS:08x}")));
+                    o.insert("target".into(), json!(target_hex(REGTEST_BITS)));
+                    o.insert("difficulty".into(), univalue_double(difficulty(REGTEST_BITS)));
+                    o.insert("time".into(), json!(tip.header.time));
+                    o.insert("mediantime".into(), json!(c.median_time_past(&tip)));
+                    o.insert("verificationprogress".into(), json!(1));
+                    o.insert("initialblockdownload".into(), json!(c.initial_block_download()));
+                    o.insert("chainwork".into(), json!(chainwork_hex(tip.height)));
+                    o.insert("size_on_disk".into(), json!(c.size_on_disk()));
+                    o.insert("pruned".into(), json!(false));
+                    o.insert("warnings".into(), json!([]));
+                    Ok(Value::Object(o))
+                })
+                .await
+            }
+        },
+    ));
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "generating",
+            "generatetoaddress",
+            "Mine blocks immediately to a specified address (before the RPC call returns)",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let n = p[0].as_i64().unwrap_or(0);
+                    let addr = p[1].as_str().unwrap_or("");
+                    let max_tries = p.get(2).and_then(Value::as_u64).unwrap_or(1_000_000);
+                    let script = Address::from_str(addr)
+                        .ok()
+                        .and_then(|a| a.require_network(bitcoin::Network::Regtest).ok())
+                        .map(|a| a.script_pubkey())
+                        .ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address"))?;
+                    blocking(&s, move |c| {
+                        let mut hashes = Vec::new();
+                        for _ in 0..n.max(0) {
+                            match c.mine(&script, max_tries).map_err(|e| RpcError::misc(e.to_string()))? {
+                                Some(h) => hashes.push(json!(h.to_string())),
+                                None => break,
+                            }
+                        }
+                        Ok(Value::Array(hashes))
+                    })
+                    .await
+                }
+            },
+        )
+        .arg(Arg::required("nblocks", ArgType::Num, "How many blocks are generated."))
+        .arg(Arg::required("address", ArgType::Str, "The address to send the newly generated bitcoin to."))
+        .arg(Arg::optional("maxtries", ArgType::Num, "(default=1000000) How many iterations to try.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new("mining", "submitblock", "Attempts to submit new block to network.", move |p, _| {
+            let s = s.clone();
+            async move {
+                let hexdata = p[0].as_str().unwrap_or("").to_owned();
+                let bytes = (0..hexdata.len())
+                    .step_by(2)
+                    .map(|i| hexdata.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                    .collect::<Option<Vec<u8>>>()
+                    .filter(|_| hexdata.len() % 2 == 0);
+                let block: Block = bytes
+                    .and_then(|b| deserialize(&b).ok())
+                    .ok_or_else(|| RpcError::new(codes::RPC_DESERIALIZATION_ERROR, "Block decode failed"))?;
+                if block.txdata.first().is_none_or(|t| !t.is_coinbase()) {
+                    return Err(RpcError::new(
+                        codes::RPC_DESERIALIZATION_ERROR,
+                        "Block does not start with a coinbase",
+                    ));
+                }
+                blocking(&s, move |c| {
+                    Ok(match c.submit(&block) {
+                        Ok(_) => Value::Null,
+                        Err(BlockError::Store(e)) => return Err(RpcError::misc(e)),
+                        Err(e) => json!(e.to_string()),
+                    })
+                })
+                .await
+            }
+        })
+        .arg(Arg::required("hexdata", ArgType::Str, "the hex-encoded block data to submit"))
+        .arg(Arg::optional(
+            "dummy",
+            ArgType::Any,
+            "dummy value, for compatibility with BIP22. This value is ignored.",
+        )),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "gettxoutsetinfo",
+            "Returns statistics about the unspent transaction output set.\nNote this call may take some time.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    match p.first().and_then(Value::as_str) {
+                        None | Some("none") => {}
+                        Some(other) => {
+                            return Err(RpcError::invalid_parameter(format!(
+                                "hash_type '{other}' is not supported yet by ferronode (only 'none')"
+                            )))
+                        }
+                    }
+                    blocking(&s, |c| {
+                        let tip = c.tip();
+                        let coins = c.coins().map_err(|e| RpcError::new(codes::RPC_DATABASE_ERROR, e.to_string()))?;
+                        let bogosize: u64 =
+                            coins.iter().map(|(_, coin)| 50 + coin.txout.script_pubkey.len() as u64).sum();
+                        let total: u64 = coins.iter().map(|(_, coin)| coin.txout.value.to_sat()).sum();
+                        let mut o = Map::new();
+                        o.insert("height".into(), json!(tip.height));
+                        o.insert("bestblock".into(), json!(tip.hash.to_string()));
+                        o.insert("txouts".into(), json!(coins.len()));
+                        o.insert("bogosize".into(), json!(bogosize));
+                        o.insert(
+                            "total_amount".into(),
+                            ferronode_httprpc::amount(i64::try_from(total).unwrap_or(i64::MAX)),
+                        );
+                        Ok(Value::Object(o))
+                    })
+                    .await
+                }
+            },
+        )
+        .arg(Arg::optional(
+            "hash_type",
+            ArgType::Str,
+            "(default=\"hash_serialized_3\") Which UTXO set hash should be calculated. Only \"none\" is supported yet.",
+        ))
+        .arg(Arg::optional(
+            "hash_or_height",
+            ArgType::Any,
+            "The block hash or height of the target height (not supported yet)",
+        ))
+        .arg(Arg::optional("use_index", ArgType::Bool, "Use coinstatsindex, if available.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new("hidden", "setmocktime", "Set the local time to given timestamp (-regtest only)", move |p, _| {
+            let s = s.clone();
+            async move {
+                let t = p[0].as_i64().unwrap_or(0);
+                if t < 0 {
+                    return Err(RpcError::invalid_parameter(
+                        "Mocktime cannot be negative: ".to_owned() + &t.to_string() + ".",
+                    ));
+                }
+                chain(&s)?.set_mocktime(u64::try_from(t).unwrap_or(0));
+                Ok(Value::Null)
+            }
+        })
+        .arg(Arg::required(
+            "timestamp",
+            ArgType::Num,
+            "UNIX epoch time. Pass 0 to go back to using the system time.",
+        )),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_like_univalue() {
+        assert_eq!(univalue_double(difficulty(REGTEST_BITS)).to_string(), "4.656542373906925e-10");
+        assert_eq!(univalue_double(1.0).to_string(), "1");
+        assert_eq!(univalue_double(0.5).to_string(), "0.5");
+        assert_eq!(univalue_double(123456.789).to_string(), "123456.789");
+        assert_eq!(univalue_double(1e20).to_string(), "1e+20");
+        assert_eq!(target_hex(REGTEST_BITS), format!("7fffff{}", "0".repeat(58)));
+        assert_eq!(chainwork_hex(0), format!("{}2", "0".repeat(63)));
+    }
+}
