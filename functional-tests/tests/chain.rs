@@ -294,3 +294,18 @@ fn sigkill_while_mining_loses_nothing_committed() {
     assert!(node.rpc("getblockcount", json!([])).as_u64().unwrap() >= last_height);
     node.stop_node();
 }
+
+#[test]
+fn small_chain_and_network_rpcs() {
+    let mut node = TestNode::start_new(&["-uacomment=testnode0"]);
+    assert_eq!(node.rpc("getdifficulty", json!([])).to_string(), "4.656542373906925e-10");
+    let tips = node.rpc("getchaintips", json!([]));
+    assert_eq!(tips, json!([{"height": 0, "hash": GENESIS, "branchlen": 0, "status": "active"}]));
+    assert_eq!(node.rpc("syncwithvalidationinterfacequeue", json!([])), json!(null));
+    assert_eq!(node.rpc("getindexinfo", json!([])), json!({}));
+    let net = node.rpc("getnetworkinfo", json!([]));
+    assert_eq!(net["subversion"], json!(format!("/ferronode:{}(testnode0)/", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(net["connections"], json!(0));
+    assert_eq!(net["relayfee"].to_string(), "0.00001000");
+    node.stop_node();
+}

@@ -65,10 +65,22 @@ pub struct NodeConfig {
     pub bad_cookie_perms: Option<String>,
     /// `-cjdnsreachable`: RFC4193 `fc00::/8` may not be allowed then.
     pub cjdns_reachable: bool,
+    /// `-uacomment` values.
+    pub uacomment: Vec<String>,
     /// Accepted options that have no effect yet, to log once.
     pub ignored: Vec<String>,
     /// Warnings found while parsing, to log once logging is up.
     pub warnings: Vec<String>,
+}
+
+impl NodeConfig {
+    /// The node's user agent for `getnetworkinfo`, BIP14 style.
+    #[must_use]
+    pub fn identity(&self) -> crate::chain::rpc::NodeIdentity {
+        let comments =
+            if self.uacomment.is_empty() { String::new() } else { format!("({})", self.uacomment.join("; ")) };
+        crate::chain::rpc::NodeIdentity { subversion: format!("/ferronode:{}{comments}/", env!("CARGO_PKG_VERSION")) }
+    }
 }
 
 fn default_datadir() -> PathBuf {
@@ -195,6 +207,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             .get("rpccookieperms")
             .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
+        uacomment: args.get_all("uacomment"),
         ignored,
         warnings,
     })))

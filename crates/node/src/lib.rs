@@ -53,7 +53,11 @@ pub fn report_init_error(message: &str) {
 /// The RPC commands the node serves; `http` reports the HTTP server's load,
 /// `slot` receives the chain once init has loaded it.
 #[must_use]
-pub fn rpc_table(http: Option<MetricsHandle>, slot: &chain::rpc::ChainSlot) -> RpcTable {
+pub fn rpc_table(
+    http: Option<MetricsHandle>,
+    slot: &chain::rpc::ChainSlot,
+    identity: &chain::rpc::NodeIdentity,
+) -> RpcTable {
     let mut table = RpcTable::new();
     if let Some(http) = http {
         table.add(
@@ -81,7 +85,7 @@ pub fn rpc_table(http: Option<MetricsHandle>, slot: &chain::rpc::ChainSlot) -> R
         );
     }
     control::register_control_commands(&mut table);
-    chain::register_chain_commands(&mut table, slot);
+    chain::register_chain_commands(&mut table, slot, identity);
     table
 }
 
@@ -119,8 +123,11 @@ async fn app_init_servers(
     }
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
-    let rpc =
-        RpcServer::new(rpc_table(Some(http.metrics_handle()), slot), log_path, Arc::new(move || requester.request()));
+    let rpc = RpcServer::new(
+        rpc_table(Some(http.metrics_handle()), slot, &config.identity()),
+        log_path,
+        Arc::new(move || requester.request()),
+    );
     rpc.start();
     let http_rpc = match HttpRpc::start(http.routes(), &rpc, &config.auth) {
         Ok(h) => h,

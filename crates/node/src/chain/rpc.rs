@@ -10,6 +10,9 @@ use serde_json::{json, Map, Value};
 
 use super::{BlockError, BlockInfo, Chain, REGTEST_BITS};
 
+/// `getnetworkinfo`'s version: ferronode 0.1.0 in Core's encoding.
+pub const CLIENT_VERSION: u32 = 100;
+
 /// The chain is set once init has loaded it; commands only run after
 /// warmup, so it is always there when they run.
 pub type ChainSlot = Arc<OnceLock<Arc<Chain>>>;
@@ -158,9 +161,90 @@ impl BaseSize for Block {
     }
 }
 
+/// What `getnetworkinfo` reports about this node (there is no P2P yet).
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    /// The BIP14 user agent, with `-uacomment`s.
+    pub subversion: String,
+}
+
 /// Adds the chain commands to `table`.
 #[allow(clippy::too_many_lines)] // one table of commands
-pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
+pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity: &NodeIdentity) {
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "getdifficulty",
+            "Returns the proof-of-work difficulty as a multiple of the minimum difficulty.",
+            move |_, _| {
+                let s = s.clone();
+                async move { Ok(univalue_double(difficulty(chain(&s)?.tip().header.bits.to_consensus()))) }
+            },
+        )
+        .result_help("Result:\nn    (numeric) the proof-of-work difficulty as a multiple of the minimum difficulty."),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new("blockchain", "getchaintips", "Return information about all known tips in the block tree, including the main chain as well as orphaned branches.", move |_, _| {
+            let s = s.clone();
+            async move {
+                // Side branches are not stored yet: the active tip is the only tip.
+                let tip = chain(&s)?.tip();
+                Ok(json!([{ "height": tip.height, "hash": tip.hash.to_string(), "branchlen": 0, "status": "active" }]))
+            }
+        }),
+    );
+    table.add(Command::new(
+        "hidden",
+        "syncwithvalidationinterfacequeue",
+        "Waits for the validation interface queue to catch up on everything that was there when we entered this function.",
+        |_, _| async {
+            // Validation events are delivered synchronously for now: the
+            // queue is always empty.
+            Ok(Value::Null)
+        },
+    ));
+    table.add(
+        Command::new(
+            "util",
+            "getindexinfo",
+            "Returns the status of one or all available indices currently running in the node.",
+            |_, _| async {
+                // No optional index (-txindex, -blockfilterindex, ...) exists yet.
+                Ok(json!({}))
+            },
+        )
+        .arg(Arg::optional("index_name", ArgType::Str, "Filter results for an index with a specific name.")),
+    );
+    let subversion = identity.subversion.clone();
+    table.add(Command::new("network", "getnetworkinfo", "Returns an object containing various state info regarding P2P networking.", move |_, _| {
+        let subversion = subversion.clone();
+        async move {
+            let mut o = Map::new();
+            o.insert("version".into(), json!(CLIENT_VERSION));
+            o.insert("subversion".into(), json!(subversion));
+            o.insert("protocolversion".into(), json!(70016));
+            o.insert("localservices".into(), json!("0000000000000000"));
+            o.insert("localservicesnames".into(), json!([]));
+            o.insert("localrelay".into(), json!(true));
+            o.insert("timeoffset".into(), json!(0));
+            o.insert("networkactive".into(), json!(false));
+            o.insert("connections".into(), json!(0));
+            o.insert("connections_in".into(), json!(0));
+            o.insert("connections_out".into(), json!(0));
+            let networks: Vec<Value> = ["ipv4", "ipv6", "onion", "i2p", "cjdns"]
+                .iter()
+                .map(|n| json!({"name": n, "limited": true, "reachable": false, "proxy": "", "proxy_randomize_credentials": false}))
+                .collect();
+            o.insert("networks".into(), Value::Array(networks));
+            o.insert("relayfee".into(), ferronode_httprpc::amount(1000));
+            o.insert("incrementalfee".into(), ferronode_httprpc::amount(1000));
+            o.insert("localaddresses".into(), json!([]));
+            o.insert("warnings".into(), json!([]));
+            Ok(Value::Object(o))
+        }
+    }));
     let s = slot.clone();
     table.add(
         Command::new(
