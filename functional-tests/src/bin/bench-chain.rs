@@ -97,7 +97,11 @@ fn main() {
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| `generatetoaddress` 10 × 1000 blocks from genesis | {} ms ({:.0} blocks/s) |", ms(mine_10k), 10_000.0 / mine_10k.as_secs_f64());
+    println!(
+        "| `generatetoaddress` 10 × 1000 blocks from genesis | {} ms ({:.0} blocks/s) |",
+        ms(mine_10k),
+        10_000.0 / mine_10k.as_secs_f64()
+    );
     println!("| `generatetoaddress 1000` on a 10,000-block chain | {} ms |", ms(mine_1k));
     println!("| resident memory with 11,000 blocks loaded | {:.1} MiB |", rss as f64 / 1024.0);
     println!(

@@ -2,9 +2,9 @@
 //! mining, and the checks a block must pass to be connected.
 //!
 //! This is the first slice of the chain: blocks extend the active chain one
-//! at a time (no reorganisation yet), transactions are checked against the
-//! UTXO set for existence, maturity and amounts, and scripts are not yet
-//! verified. Everything is written in the crash-safe order described in
+//! at a time (no reorganisation yet); transactions are checked against the
+//! UTXO set for existence, maturity and amounts, and their scripts by Core's
+//! own interpreter (libbitcoinconsensus). Everything is written in the crash-safe order described in
 //! [`store`].
 
 pub mod rpc;
@@ -503,6 +503,7 @@ fn check_block(st: &State, block: &Block, height: u32, now: u64) -> Result<(Vec<
         let txid = tx.compute_txid();
         if i > 0 {
             let mut value_in = 0u64;
+            let mut spent_outputs = Vec::with_capacity(tx.input.len());
             undo.extend_from_slice(&serialize(&VarInt(tx.input.len() as u64)));
             for input in &tx.input {
                 let key = utxo_key(&input.previous_output);
@@ -525,6 +526,7 @@ fn check_block(st: &State, block: &Block, height: u32, now: u64) -> Result<(Vec<
                 }
                 value_in += coin.txout.value.to_sat();
                 coin.write_undo(&mut undo);
+                spent_outputs.push(coin.txout.clone());
                 created.remove(&key);
                 changes.push(UtxoChange::Spend(key));
             }
@@ -532,6 +534,7 @@ fn check_block(st: &State, block: &Block, height: u32, now: u64) -> Result<(Vec<
             if value_in < value_out {
                 return Err("bad-txns-in-belowout");
             }
+            verify_scripts(tx, &spent_outputs)?;
             fees += value_in - value_out;
         }
         for (vout, out) in tx.output.iter().enumerate() {
@@ -549,6 +552,35 @@ fn check_block(st: &State, block: &Block, height: u32, now: u64) -> Result<(Vec<
         return Err("bad-cb-amount");
     }
     Ok((changes, undo))
+}
+
+/// Runs every input's scripts through Core's own interpreter
+/// (libbitcoinconsensus), with all the rules active on regtest, taproot
+/// included.
+fn verify_scripts(tx: &Transaction, spent: &[TxOut]) -> Result<(), &'static str> {
+    let bytes = serialize(tx);
+    // `Utxo` holds pointers into `spent`, which outlives every call below.
+    let utxos: Vec<bitcoinconsensus::Utxo> = spent
+        .iter()
+        .map(|o| bitcoinconsensus::Utxo {
+            script_pubkey: o.script_pubkey.as_bytes().as_ptr(),
+            script_pubkey_len: u32::try_from(o.script_pubkey.len()).unwrap_or(u32::MAX),
+            value: i64::try_from(o.value.to_sat()).unwrap_or(i64::MAX),
+        })
+        .collect();
+    for (index, out) in spent.iter().enumerate() {
+        bitcoinconsensus::verify_with_flags(
+            out.script_pubkey.as_bytes(),
+            out.value.to_sat(),
+            &bytes,
+            Some(&utxos),
+            index,
+            bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT,
+        )
+        // libbitcoinconsensus does not say which script rule failed.
+        .map_err(|_| "block-script-verify-flag-failed (Script failed)")?;
+    }
+    Ok(())
 }
 
 /// Writes the block and makes it the tip, in the crash-safe order.

@@ -1,0 +1,271 @@
+//! Consensus checks of submitted blocks, with blocks built here from
+//! scratch: spends signed for P2WPKH and taproot (key path) pass Core's
+//! interpreter; broken blocks get Core's reject reasons and leave the tip
+//! alone.
+
+#![allow(clippy::unwrap_used)]
+
+use std::str::FromStr;
+
+use bitcoin::block::{Header, Version};
+use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
+use bitcoin::hashes::Hash;
+use bitcoin::key::{Keypair, Secp256k1, TapTweak};
+use bitcoin::script::{Builder, PushBytesBuf};
+use bitcoin::secp256k1::{Message, SecretKey};
+use bitcoin::sighash::{EcdsaSighashType, Prevouts, SighashCache, TapSighashType};
+use bitcoin::{
+    absolute, opcodes, transaction, Address, Amount, Block, BlockHash, CompactTarget, CompressedPublicKey, KnownHrp,
+    Network, OutPoint, PrivateKey, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness,
+};
+use ferronode_functional_tests::TestNode;
+use serde_json::json;
+
+const COIN: u64 = 100_000_000;
+
+fn secret(byte: u8) -> SecretKey {
+    SecretKey::from_slice(&[byte; 32]).unwrap()
+}
+
+fn p2wpkh(sk: &SecretKey) -> (Address, CompressedPublicKey) {
+    let secp = Secp256k1::new();
+    let pk = CompressedPublicKey::from_private_key(&secp, &PrivateKey::new(*sk, Network::Regtest)).unwrap();
+    (Address::p2wpkh(&pk, KnownHrp::Regtest), pk)
+}
+
+fn p2tr(sk: &SecretKey) -> Address {
+    let secp = Secp256k1::new();
+    let (xonly, _) = Keypair::from_secret_key(&secp, sk).x_only_public_key();
+    Address::p2tr(&secp, xonly, None, KnownHrp::Regtest)
+}
+
+fn spend(prev: OutPoint, out: TxOut) -> Transaction {
+    Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: prev,
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![out],
+    }
+}
+
+fn sign_p2wpkh(tx: &mut Transaction, sk: &SecretKey, value: Amount) {
+    let secp = Secp256k1::new();
+    let (addr, pk) = p2wpkh(sk);
+    let sighash =
+        SighashCache::new(&*tx).p2wpkh_signature_hash(0, &addr.script_pubkey(), value, EcdsaSighashType::All).unwrap();
+    let sig = secp.sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), sk);
+    tx.input[0].witness = Witness::p2wpkh(&bitcoin::ecdsa::Signature::sighash_all(sig), &pk.0);
+}
+
+fn sign_taproot_key_path(tx: &mut Transaction, sk: &SecretKey, prevout: &TxOut) {
+    let secp = Secp256k1::new();
+    let tweaked = Keypair::from_secret_key(&secp, sk).tap_tweak(&secp, None);
+    let prevouts = [prevout.clone()];
+    let sighash = SighashCache::new(&*tx)
+        .taproot_key_spend_signature_hash(0, &Prevouts::All(&prevouts), TapSighashType::Default)
+        .unwrap();
+    let sig = secp.sign_schnorr_no_aux_rand(&Message::from_digest(sighash.to_byte_array()), &tweaked.to_keypair());
+    tx.input[0].witness =
+        Witness::p2tr_key_spend(&bitcoin::taproot::Signature { signature: sig, sighash_type: TapSighashType::Default });
+}
+
+/// A block on `prev` at `height` with `txs`, built like Core's miner: BIP34
+/// height, coinbase paying `coinbase_value` to `pay_to`, witness commitment,
+/// proof of work.
+fn block(
+    prev: BlockHash,
+    time: u32,
+    height: u32,
+    coinbase_value: u64,
+    pay_to: &ScriptBuf,
+    txs: Vec<Transaction>,
+) -> Block {
+    let mut coinbase = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig: Builder::new().push_int(i64::from(height)).push_opcode(opcodes::OP_0).into_script(),
+            sequence: Sequence::MAX,
+            witness: Witness::from_slice(&[[0u8; 32]]),
+        }],
+        output: vec![TxOut { value: Amount::from_sat(coinbase_value), script_pubkey: pay_to.clone() }],
+    };
+    let mut b = Block {
+        header: Header {
+            version: Version::from_consensus(0x2000_0000),
+            prev_blockhash: prev,
+            merkle_root: TxMerkleNode::all_zeros(),
+            time,
+            bits: CompactTarget::from_consensus(0x207f_ffff),
+            nonce: 0,
+        },
+        txdata: std::iter::once(coinbase.clone()).chain(txs).collect(),
+    };
+    let witness_root = b.witness_root().unwrap();
+    let commitment = Block::compute_witness_commitment(&witness_root, &[0u8; 32]);
+    let mut data = vec![0xaa, 0x21, 0xa9, 0xed];
+    data.extend_from_slice(commitment.as_byte_array());
+    coinbase.output.push(TxOut {
+        value: Amount::ZERO,
+        script_pubkey: Builder::new()
+            .push_opcode(opcodes::all::OP_RETURN)
+            .push_slice(PushBytesBuf::try_from(data).unwrap())
+            .into_script(),
+    });
+    b.txdata[0] = coinbase;
+    grind(&mut b);
+    b
+}
+
+fn grind(b: &mut Block) {
+    b.header.merkle_root = b.compute_merkle_root().unwrap();
+    while b.header.validate_pow(b.header.target()).is_err() {
+        b.header.nonce += 1;
+    }
+}
+
+struct Tip {
+    hash: BlockHash,
+    height: u32,
+    time: u32,
+}
+
+fn tip(node: &TestNode) -> Tip {
+    let hash = node.rpc("getbestblockhash", json!([]));
+    let header = node.rpc("getblockheader", json!([hash]));
+    Tip {
+        hash: BlockHash::from_str(hash.as_str().unwrap()).unwrap(),
+        height: u32::try_from(header["height"].as_u64().unwrap()).unwrap(),
+        time: u32::try_from(header["time"].as_u64().unwrap()).unwrap(),
+    }
+}
+
+fn submit(node: &TestNode, b: &Block) -> serde_json::Value {
+    node.rpc("submitblock", json!([serialize_hex(b)]))
+}
+
+fn coinbase_of(node: &TestNode, height: u32) -> (Txid, TxOut) {
+    let hash = node.rpc("getblockhash", json!([height]));
+    let raw = node.rpc("getblock", json!([hash, 0]));
+    let b: Block = deserialize_hex(raw.as_str().unwrap()).unwrap();
+    (b.txdata[0].compute_txid(), b.txdata[0].output[0].clone())
+}
+
+#[test]
+fn blocks_with_spends_and_broken_blocks() {
+    let mut node = TestNode::start_new(&[]);
+    let alice = secret(7);
+    let bob = secret(8);
+    let (alice_addr, _) = p2wpkh(&alice);
+    node.rpc("generatetoaddress", json!([101, alice_addr.to_string()]));
+    let miner = alice_addr.script_pubkey();
+    let (cb1, cb1_out) = coinbase_of(&node, 1);
+    assert_eq!(cb1_out.value.to_sat(), 50 * COIN);
+
+    let t = tip(&node);
+    let h = t.height + 1;
+    let fee = 10_000;
+    let to_bob = TxOut { value: Amount::from_sat(50 * COIN - fee), script_pubkey: p2tr(&bob).script_pubkey() };
+    let mut good = spend(OutPoint { txid: cb1, vout: 0 }, to_bob.clone());
+    sign_p2wpkh(&mut good, &alice, cb1_out.value);
+
+    // broken blocks first: each leaves the tip where it was
+    let mut wrong_key = good.clone();
+    sign_p2wpkh(&mut wrong_key, &bob, cb1_out.value);
+    let cases: Vec<(Block, &str)> = vec![
+        (
+            block(t.hash, t.time + 1, h, 50 * COIN + fee, &miner, vec![wrong_key]),
+            "block-script-verify-flag-failed (Script failed)",
+        ),
+        (block(t.hash, t.time + 1, h, 50 * COIN + fee + 1, &miner, vec![good.clone()]), "bad-cb-amount"),
+        (block(t.hash, t.time + 1, h + 1, 50 * COIN, &miner, vec![]), "bad-cb-height"),
+        (block(t.hash, t.time - 600, h, 50 * COIN, &miner, vec![]), "time-too-old"),
+        (
+            {
+                let mut missing = spend(OutPoint { txid: Txid::all_zeros(), vout: 0 }, to_bob.clone());
+                sign_p2wpkh(&mut missing, &alice, cb1_out.value);
+                block(t.hash, t.time + 1, h, 50 * COIN, &miner, vec![missing])
+            },
+            "bad-txns-inputs-missingorspent",
+        ),
+        (
+            {
+                let (cb50, cb50_out) = coinbase_of(&node, 50);
+                let mut young = spend(OutPoint { txid: cb50, vout: 0 }, to_bob.clone());
+                sign_p2wpkh(&mut young, &alice, cb50_out.value);
+                block(t.hash, t.time + 1, h, 50 * COIN, &miner, vec![young])
+            },
+            "bad-txns-premature-spend-of-coinbase",
+        ),
+        (
+            {
+                let mut b = block(t.hash, t.time + 1, h, 50 * COIN + fee, &miner, vec![good.clone()]);
+                b.txdata[0].output[1].script_pubkey = Builder::new()
+                    .push_opcode(opcodes::all::OP_RETURN)
+                    .push_slice(
+                        PushBytesBuf::try_from(
+                            vec![0xaa, 0x21, 0xa9, 0xed].into_iter().chain([9u8; 32]).collect::<Vec<u8>>(),
+                        )
+                        .unwrap(),
+                    )
+                    .into_script();
+                grind(&mut b);
+                b
+            },
+            "bad-witness-merkle-match",
+        ),
+        (
+            {
+                let mut b = block(t.hash, t.time + 1, h, 50 * COIN, &miner, vec![]);
+                b.header.merkle_root = TxMerkleNode::all_zeros();
+                while b.header.validate_pow(b.header.target()).is_err() {
+                    b.header.nonce += 1;
+                }
+                b
+            },
+            "bad-txnmrklroot",
+        ),
+        (
+            {
+                let mut b = block(t.hash, t.time + 1, h, 50 * COIN, &miner, vec![]);
+                while b.header.validate_pow(b.header.target()).is_ok() {
+                    b.header.nonce += 1;
+                }
+                b
+            },
+            "high-hash",
+        ),
+    ];
+    for (b, reason) in cases {
+        assert_eq!(submit(&node, &b), json!(reason));
+        assert_eq!(tip(&node).hash, t.hash, "{reason}: the tip did not move");
+    }
+
+    // a P2WPKH spend, then a taproot key-path spend of its output
+    let b1 = block(t.hash, t.time + 1, h, 50 * COIN + fee, &miner, vec![good.clone()]);
+    assert_eq!(submit(&node, &b1), json!(null));
+    let mut tap = spend(
+        OutPoint { txid: good.compute_txid(), vout: 0 },
+        TxOut { value: Amount::from_sat(50 * COIN - 2 * fee), script_pubkey: p2wpkh(&alice).0.script_pubkey() },
+    );
+    sign_taproot_key_path(&mut tap, &bob, &to_bob);
+    let b2 = block(b1.block_hash(), t.time + 2, h + 1, 25 * COIN + fee, &miner, vec![tap.clone()]);
+    assert_eq!(submit(&node, &b2), json!(null));
+    assert_eq!(tip(&node).hash, b2.block_hash());
+    // a double spend of an output the chain already spent
+    let b3 = block(b2.block_hash(), t.time + 3, h + 2, 25 * COIN, &miner, vec![good]);
+    assert_eq!(submit(&node, &b3), json!("bad-txns-inputs-missingorspent"));
+    let info = node.rpc("getblock", json!([b2.block_hash().to_string()]));
+    assert_eq!(info["nTx"], json!(2));
+    assert_eq!(info["tx"][1], json!(tap.compute_txid().to_string()));
+    // coins: one per block (the coinbase outputs) minus the spent coinbase plus the final output
+    let utxo = node.rpc("gettxoutsetinfo", json!([]));
+    assert_eq!(utxo["txouts"], json!(u64::from(h + 1)));
+    node.stop_node();
+}
