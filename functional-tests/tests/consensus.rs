@@ -248,6 +248,7 @@ fn blocks_with_spends_and_broken_blocks() {
     }
 
     // a P2WPKH spend, then a taproot key-path spend of its output
+    let good_txid = good.compute_txid();
     let b1 = block(t.hash, t.time + 1, h, 50 * COIN + fee, &miner, vec![good.clone()]);
     assert_eq!(submit(&node, &b1), json!(null));
     let mut tap = spend(
@@ -267,5 +268,52 @@ fn blocks_with_spends_and_broken_blocks() {
     // coins: one per block (the coinbase outputs) minus the spent coinbase plus the final output
     let utxo = node.rpc("gettxoutsetinfo", json!([]));
     assert_eq!(utxo["txouts"], json!(u64::from(h + 1)));
+
+    // transactions as JSON, the way Core writes them
+    let b1h = b1.block_hash().to_string();
+    let v2 = node.rpc("getblock", json!([b1h, 2]));
+    let tx = &v2["tx"][1];
+    let keys: Vec<&str> = tx.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["txid", "hash", "version", "size", "vsize", "weight", "locktime", "vin", "vout", "fee", "hex"]);
+    assert_eq!(tx["txid"], json!(good_txid.to_string()));
+    assert_eq!(tx["fee"].to_string(), "0.00010000");
+    assert_eq!(tx["vin"][0]["txid"], json!(cb1.to_string()));
+    assert_eq!(tx["vin"][0]["scriptSig"], json!({"asm": "", "hex": ""}));
+    assert_eq!(tx["vin"][0]["txinwitness"].as_array().unwrap().len(), 2);
+    assert!(tx["vin"][0].get("prevout").is_none(), "prevout only with verbosity 3");
+    let spk = &tx["vout"][0]["scriptPubKey"];
+    assert_eq!(spk["type"], json!("witness_v1_taproot"));
+    assert_eq!(spk["address"], json!(p2tr(&bob).to_string()));
+    assert!(spk["desc"].as_str().unwrap().starts_with("rawtr("));
+    assert_eq!(tx["vout"][0]["value"].to_string(), "49.99990000");
+    let cb = &v2["tx"][0];
+    assert!(cb["vin"][0]["coinbase"].is_string());
+    assert!(cb.get("fee").is_none());
+    assert_eq!(cb["vout"][1]["scriptPubKey"]["type"], json!("nulldata"));
+    let v3 = node.rpc("getblock", json!([b1h, 3]));
+    let prevout = &v3["tx"][1]["vin"][0]["prevout"];
+    assert_eq!(prevout["generated"], json!(true));
+    assert_eq!(prevout["height"], json!(1));
+    assert_eq!(prevout["value"].to_string(), "50.00000000");
+    assert_eq!(prevout["scriptPubKey"]["type"], json!("witness_v0_keyhash"));
+    assert_eq!(prevout["scriptPubKey"]["address"], json!(alice_addr.to_string()));
+    assert!(prevout["scriptPubKey"]["desc"].as_str().unwrap().starts_with(&format!("addr({alice_addr})#")));
+
+    let raw = node.rpc("getrawtransaction", json!([good_txid.to_string(), 0, b1h]));
+    assert_eq!(raw, tx["hex"]);
+    let verbose = node.rpc("getrawtransaction", json!([good_txid.to_string(), 1, b1h]));
+    assert_eq!(verbose["in_active_chain"], json!(true));
+    assert_eq!(verbose["blockhash"], json!(b1h));
+    assert_eq!(verbose["confirmations"], json!(2));
+    let mut decoded = node.rpc("decoderawtransaction", json!([raw]));
+    let mut expected = tx.clone();
+    expected.as_object_mut().unwrap().remove("fee");
+    expected.as_object_mut().unwrap().remove("hex");
+    decoded.as_object_mut().unwrap().remove("fee");
+    assert_eq!(decoded, expected);
+    let err = node.try_rpc("getrawtransaction", json!([good_txid.to_string()])).unwrap().unwrap_err();
+    assert_eq!(err.code, -5);
+    let err = node.try_rpc("decoderawtransaction", json!(["00"])).unwrap().unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (-22, "TX decode failed"));
     node.stop_node();
 }

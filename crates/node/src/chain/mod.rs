@@ -9,6 +9,7 @@
 
 pub mod rpc;
 mod store;
+pub mod txjson;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -292,6 +293,20 @@ impl Chain {
         self.lock().store.read_block(&info.store_rec.loc)
     }
 
+    /// The coins a block's transactions spent, from its undo data: one list
+    /// per non-coinbase transaction, in input order.
+    ///
+    /// # Errors
+    /// When the undo file is missing, damaged or not in the expected format.
+    pub fn block_undo(&self, info: &BlockInfo) -> Result<Vec<Vec<Coin>>, StoreError> {
+        if info.height == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = self.lock().store.read_undo(&info.store_rec.loc, &info.header.prev_blockhash)?;
+        parse_undo(&bytes)
+            .ok_or_else(|| StoreError::Corrupt(format!("undo data of block {} cannot be parsed", info.hash)))
+    }
+
     /// Median time of the 11 blocks ending at `info`.
     #[must_use]
     pub fn median_time_past(&self, info: &BlockInfo) -> u32 {
@@ -389,6 +404,45 @@ impl Chain {
         let (changes, undo) = check_block(&st, block, height, self.now()).map_err(BlockError::Invalid)?;
         connect(&mut st, block, height, changes, undo)
     }
+}
+
+/// Parses Core's `CBlockUndo` as written by [`Coin::write_undo`].
+fn parse_undo(b: &[u8]) -> Option<Vec<Vec<Coin>>> {
+    let mut pos = 0;
+    let compact = |b: &[u8], pos: &mut usize| -> Option<u64> {
+        let (VarInt(n), used) = bitcoin::consensus::encode::deserialize_partial::<VarInt>(b.get(*pos..)?).ok()?;
+        *pos += used;
+        Some(n)
+    };
+    let varint = |b: &[u8], pos: &mut usize| -> Option<u64> {
+        let (n, used) = store::read_varint(b.get(*pos..)?)?;
+        *pos += used;
+        Some(n)
+    };
+    let n_tx = compact(b, &mut pos)?;
+    let mut txs = Vec::new();
+    for _ in 0..n_tx {
+        let n_in = compact(b, &mut pos)?;
+        let mut coins = Vec::new();
+        for _ in 0..n_in {
+            let code = varint(b, &mut pos)?;
+            let height = u32::try_from(code / 2).ok()?;
+            if height > 0 {
+                varint(b, &mut pos)?;
+            }
+            let value = store::decompress_amount(varint(b, &mut pos)?);
+            let size = usize::try_from(varint(b, &mut pos)?).ok()?.checked_sub(6)?;
+            let script = b.get(pos..pos + size)?.to_vec();
+            pos += size;
+            coins.push(Coin {
+                height,
+                coinbase: code % 2 == 1,
+                txout: TxOut { value: Amount::from_sat(value), script_pubkey: ScriptBuf::from_bytes(script) },
+            });
+        }
+        txs.push(coins);
+    }
+    (pos == b.len()).then_some(txs)
 }
 
 fn mtp(st: &State, mut hash: BlockHash) -> u32 {

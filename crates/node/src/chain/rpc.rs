@@ -4,6 +4,7 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use bitcoin::consensus::encode::{deserialize, serialize_hex};
+use bitcoin::hashes::Hash as _;
 use bitcoin::{Address, Block, BlockHash};
 use ferronode_httprpc::{codes, Arg, ArgType, Command, RpcError, RpcTable};
 use serde_json::{json, Map, Value};
@@ -37,6 +38,17 @@ fn parse_hash(v: &Value, name: &str) -> Result<BlockHash, RpcError> {
     }
     BlockHash::from_str(s)
         .map_err(|_| RpcError::invalid_parameter(format!("{name} must be hexadecimal string (not '{s}')")))
+}
+
+fn decode_tx(hexstr: &str) -> Result<bitcoin::Transaction, RpcError> {
+    let bytes = (0..hexstr.len())
+        .step_by(2)
+        .map(|i| hexstr.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .filter(|_| hexstr.len() % 2 == 0);
+    bytes
+        .and_then(|b| deserialize(&b).ok())
+        .ok_or_else(|| RpcError::new(codes::RPC_DESERIALIZATION_ERROR, "TX decode failed"))
 }
 
 fn block_not_found() -> RpcError {
@@ -338,18 +350,30 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                         if verbosity <= 0 {
                             return Ok(json!(hex(&bytes)));
                         }
-                        if verbosity >= 2 {
-                            return Err(RpcError::invalid_parameter("getblock verbosity 2 and 3 are not supported yet by ferronode"));
-                        }
                         let block: Block = deserialize(&bytes).map_err(|_| RpcError::misc("Block not found on disk"))?;
-                        Ok(block_json(c, &info, &block))
+                        let mut json = block_json(c, &info, &block);
+                        if verbosity >= 2 {
+                            // Core shows fees (and with 3, prevouts) when undo data is there.
+                            let undo = c.block_undo(&info).ok();
+                            let txs: Vec<Value> = block
+                                .txdata
+                                .iter()
+                                .enumerate()
+                                .map(|(i, tx)| {
+                                    let spent = if i == 0 { None } else { undo.as_ref().and_then(|u| u.get(i - 1)).map(Vec::as_slice) };
+                                    super::txjson::tx_json(tx, None, true, spent, verbosity >= 3)
+                                })
+                                .collect();
+                            json["tx"] = Value::Array(txs);
+                        }
+                        Ok(json)
                     })
                     .await
                 }
             },
         )
         .arg(Arg::required("blockhash", ArgType::Str, "The block hash"))
-        .arg(Arg::optional("verbosity|verbose", ArgType::Any, "(default=1) 0 for hex-encoded data, 1 for a JSON object")),
+        .arg(Arg::optional("verbosity|verbose", ArgType::Any, "(default=1) 0 for hex-encoded data, 1 for a JSON object, 2 for JSON object with transaction data, and 3 for JSON object with transaction data including prevout information for inputs")),
     );
     let s = slot.clone();
     table.add(Command::new(
@@ -504,6 +528,85 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
             "The block hash or height of the target height (not supported yet)",
         ))
         .arg(Arg::optional("use_index", ArgType::Bool, "Use coinstatsindex, if available.")),
+    );
+    table.add(
+        Command::new(
+            "rawtransactions",
+            "decoderawtransaction",
+            "Return a JSON object representing the serialized, hex-encoded transaction.",
+            |p, _| async move {
+                let tx = decode_tx(p[0].as_str().unwrap_or(""))?;
+                Ok(super::txjson::tx_json(&tx, None, false, None, false))
+            },
+        )
+        .arg(Arg::required("hexstring", ArgType::Str, "The transaction hex string"))
+        .arg(Arg::optional(
+            "iswitness",
+            ArgType::Bool,
+            "Whether the transaction hex is a serialized witness transaction.",
+        )),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "rawtransactions",
+            "getrawtransaction",
+            "By default, this call only returns a transaction if it is in the mempool. If -txindex is enabled\nand no blockhash argument is passed, it will return the transaction if it is in a block in the blockchain.\n\nHint: Use gettransaction for wallet transactions.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let txid = parse_hash(&p[0], "parameter 1")
+                        .map(|h| bitcoin::Txid::from_byte_array(h.to_byte_array()))?;
+                    let verbosity = match p.get(1) {
+                        None | Some(Value::Null) => 0,
+                        Some(Value::Bool(b)) => i64::from(*b),
+                        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+                        Some(_) => return Err(RpcError::type_error("Verbosity was boolean but only integer allowed")),
+                    };
+                    let blockhash = match p.get(2) {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(parse_hash(v, "parameter 3")?),
+                    };
+                    blocking(&s, move |c| {
+                        let genesis_cb = bitcoin::blockdata::constants::genesis_block(bitcoin::Network::Regtest).txdata[0].compute_txid();
+                        if txid == genesis_cb {
+                            return Err(RpcError::invalid_parameter("The genesis block coinbase is not considered an ordinary transaction and cannot be retrieved"));
+                        }
+                        let Some(bh) = blockhash else {
+                            return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries. Use gettransaction for wallet transactions."));
+                        };
+                        let info = c.info(&bh).ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found"))?;
+                        let bytes = c.block_bytes(&info).map_err(|_| RpcError::misc("Block not found on disk"))?;
+                        let block: Block = deserialize(&bytes).map_err(|_| RpcError::misc("Block not found on disk"))?;
+                        let Some((i, tx)) = block.txdata.iter().enumerate().find(|(_, t)| t.compute_txid() == txid) else {
+                            return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "No such transaction found in the provided block. Use gettransaction for wallet transactions."));
+                        };
+                        if verbosity <= 0 {
+                            return Ok(json!(serialize_hex(tx)));
+                        }
+                        let undo = if verbosity >= 2 && i > 0 { c.block_undo(&info).ok().and_then(|u| u.get(i - 1).cloned()) } else { None };
+                        let body = super::txjson::tx_json(tx, None, true, undo.as_deref(), verbosity >= 2);
+                        let mut o = Map::new();
+                        let active = c.is_active(&info);
+                        o.insert("in_active_chain".into(), json!(active));
+                        if let Value::Object(m) = body {
+                            o.extend(m);
+                        }
+                        o.insert("blockhash".into(), json!(bh.to_string()));
+                        let tip = c.tip();
+                        let confirmations = if active { tip.height - info.height + 1 } else { 0 };
+                        o.insert("confirmations".into(), json!(confirmations));
+                        o.insert("time".into(), json!(info.header.time));
+                        o.insert("blocktime".into(), json!(info.header.time));
+                        Ok(Value::Object(o))
+                    })
+                    .await
+                }
+            },
+        )
+        .arg(Arg::required("txid", ArgType::Str, "The transaction id"))
+        .arg(Arg::optional("verbosity|verbose", ArgType::Any, "(default=0) 0 for hex-encoded data, 1 for a JSON object, and 2 for JSON object with fee and prevout"))
+        .arg(Arg::optional("blockhash", ArgType::Str, "The block in which to look for the transaction")),
     );
     let s = slot.clone();
     table.add(

@@ -353,6 +353,41 @@ pub(crate) fn write_varint(out: &mut Vec<u8>, mut n: u64) {
     }
 }
 
+/// Reads Core's VARINT; returns the value and the bytes consumed.
+pub(crate) fn read_varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        n = n.checked_mul(128)?.checked_add(u64::from(byte & 0x7f))?;
+        if byte & 0x80 != 0 {
+            n = n.checked_add(1)?;
+        } else {
+            return Some((n, i + 1));
+        }
+    }
+    None
+}
+
+/// Core's `DecompressAmount`.
+pub(crate) fn decompress_amount(x: u64) -> u64 {
+    if x == 0 {
+        return 0;
+    }
+    let mut x = x - 1;
+    let e = x % 10;
+    x /= 10;
+    let mut n = if e < 9 {
+        let d = (x % 9) + 1;
+        x /= 9;
+        x * 10 + d
+    } else {
+        x + 1
+    };
+    for _ in 0..e {
+        n *= 10;
+    }
+    n
+}
+
 /// Core's `CompressAmount`.
 pub(crate) fn compress_amount(mut n: u64) -> u64 {
     if n == 0 {
@@ -394,6 +429,13 @@ mod tests {
         assert_eq!(compress_amount(1_000_000), 7);
         assert_eq!(compress_amount(5_000_000_000), 50);
         assert_eq!(compress_amount(2_100_000_000_000_000), 21_000_000);
+        for n in [0u64, 1, 7, 1_000_000, 5_000_000_000, 123_456_789, 2_100_000_000_000_000] {
+            assert_eq!(decompress_amount(compress_amount(n)), n);
+        }
+        for n in [0u64, 127, 128, 255, 16511, 16512, u64::from(u32::MAX)] {
+            let v = enc(n);
+            assert_eq!(read_varint(&v), Some((n, v.len())));
+        }
     }
 
     #[test]
