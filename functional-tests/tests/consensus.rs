@@ -317,3 +317,54 @@ fn blocks_with_spends_and_broken_blocks() {
     assert_eq!((err.code, err.message.as_str()), (-22, "TX decode failed"));
     node.stop_node();
 }
+
+#[test]
+fn generateblock_generatetodescriptor_and_gettxout() {
+    let mut node = TestNode::start_new(&[]);
+    let alice = secret(9);
+    let (alice_addr, alice_pk) = p2wpkh(&alice);
+    // generatetodescriptor with a key descriptor, checksum optional
+    let desc = format!("wpkh({alice_pk})");
+    let hashes = node.rpc("generatetodescriptor", json!([101, desc]));
+    assert_eq!(hashes.as_array().unwrap().len(), 101);
+    let err = node.try_rpc("generatetodescriptor", json!([1, format!("{desc}#qqqqqqqq")])).unwrap().unwrap_err();
+    assert_eq!(err.code, -5);
+    assert!(
+        err.message.starts_with("Provided checksum 'qqqqqqqq' does not match computed checksum"),
+        "{}",
+        err.message
+    );
+    let (cb1, cb1_out) = coinbase_of(&node, 1);
+    assert_eq!(cb1_out.script_pubkey, alice_addr.script_pubkey());
+
+    // gettxout: the coin, then nothing once spent
+    let out = node.rpc("gettxout", json!([cb1.to_string(), 0]));
+    assert_eq!(out["confirmations"], json!(101));
+    assert_eq!(out["value"].to_string(), "50.00000000");
+    assert_eq!(out["coinbase"], json!(true));
+    assert_eq!(out["scriptPubKey"]["address"], json!(alice_addr.to_string()));
+    assert_eq!(node.rpc("gettxout", json!([cb1.to_string(), 5])), json!(null));
+
+    // generateblock with a raw transaction: its fee goes to the coinbase
+    let mut tx = spend(
+        OutPoint { txid: cb1, vout: 0 },
+        TxOut { value: Amount::from_sat(49 * COIN), script_pubkey: alice_addr.script_pubkey() },
+    );
+    sign_p2wpkh(&mut tx, &alice, cb1_out.value);
+    let raw = serialize_hex(&tx);
+    let dry = node.rpc("generateblock", json!([alice_addr.to_string(), [raw], false]));
+    assert!(dry["hex"].is_string());
+    assert_eq!(node.rpc("getblockcount", json!([])), json!(101), "submit=false leaves the chain alone");
+    let made = node.rpc("generateblock", json!([alice_addr.to_string(), [raw]]));
+    assert_eq!(node.rpc("getbestblockhash", json!([])), made["hash"]);
+    let block = node.rpc("getblock", json!([made["hash"], 2]));
+    assert_eq!(block["tx"][0]["vout"][0]["value"].to_string(), "51.00000000", "subsidy 50 plus fee 1");
+    assert_eq!(node.rpc("gettxout", json!([cb1.to_string(), 0])), json!(null));
+    let err = node.try_rpc("generateblock", json!([alice_addr.to_string(), [raw]])).unwrap().unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (-25, "TestBlockValidity failed: bad-txns-inputs-missingorspent"));
+    let err = node.try_rpc("generateblock", json!([alice_addr.to_string(), ["ab".repeat(32)]])).unwrap().unwrap_err();
+    assert_eq!(err.code, -5);
+    let err = node.try_rpc("generateblock", json!(["nope", []])).unwrap().unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (-5, "Error: Invalid address or descriptor"));
+    node.stop_node();
+}

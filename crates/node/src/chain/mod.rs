@@ -7,6 +7,7 @@
 //! own interpreter (libbitcoinconsensus). Everything is written in the crash-safe order described in
 //! [`store`].
 
+mod descriptor;
 pub mod rpc;
 mod store;
 pub mod txjson;
@@ -368,19 +369,36 @@ impl Chain {
         let tip = st.entries[st.active.last().expect("genesis is always there")].clone();
         let height = tip.height + 1;
         let time = u32::try_from(self.now()).unwrap_or(u32::MAX).max(mtp(&st, tip.hash) + 1);
-        let mut block = template(&tip, height, time, script);
-        let target = block.header.target();
-        let mut tries = 0;
-        while block.header.validate_pow(target).is_err() {
-            tries += 1;
-            if tries >= max_tries {
-                return Ok(None);
-            }
-            block.header.nonce = block.header.nonce.wrapping_add(1);
+        let mut block = template(&tip, height, time, script, &[], 0);
+        if !grind(&mut block, max_tries) {
+            return Ok(None);
         }
-        let (changes, undo) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
+        let (changes, undo, _) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
         let hash = connect(&mut st, &block, height, changes, undo)?;
         Ok(Some(hash))
+    }
+
+    /// Core's `generateblock`: a block on the tip with exactly `txs`, the
+    /// subsidy and their fees to `script`; connected when `submit`.
+    ///
+    /// # Errors
+    /// The reject reason when the block would be invalid.
+    pub fn generate_block(&self, script: &ScriptBuf, txs: &[Transaction], submit: bool) -> Result<Block, BlockError> {
+        let mut st = self.lock();
+        let tip = st.entries[st.active.last().expect("genesis is always there")].clone();
+        let height = tip.height + 1;
+        let time = u32::try_from(self.now()).unwrap_or(u32::MAX).max(mtp(&st, tip.hash) + 1);
+        // first pass finds the fees; the coinbase may claim less than it could
+        let mut probe = template(&tip, height, time, script, txs, 0);
+        grind(&mut probe, u64::MAX);
+        let (_, _, fees) = check_block(&st, &probe, height, self.now()).map_err(BlockError::Invalid)?;
+        let mut block = template(&tip, height, time, script, txs, fees);
+        grind(&mut block, u64::MAX);
+        let (changes, undo, _) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
+        if submit {
+            connect(&mut st, &block, height, changes, undo)?;
+        }
+        Ok(block)
     }
 
     /// Accepts a block from outside (`submitblock`).
@@ -401,7 +419,7 @@ impl Chain {
             return Err(BlockError::SideChain);
         }
         let height = parent.height + 1;
-        let (changes, undo) = check_block(&st, block, height, self.now()).map_err(BlockError::Invalid)?;
+        let (changes, undo, _) = check_block(&st, block, height, self.now()).map_err(BlockError::Invalid)?;
         connect(&mut st, block, height, changes, undo)
     }
 }
@@ -462,7 +480,7 @@ fn mtp(st: &State, mut hash: BlockHash) -> u32 {
 /// The block a miner would build on `tip`: a coinbase with the BIP34
 /// height, the subsidy to `script` and the witness commitment, as Core's
 /// `CreateNewBlock` makes it (version 0x20000000, regtest bits).
-fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf) -> Block {
+fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf, txs: &[Transaction], fees: u64) -> Block {
     let script_sig = Builder::new().push_int(i64::from(height)).push_opcode(opcodes::OP_0).into_script();
     let mut coinbase = Transaction {
         version: transaction::Version::TWO,
@@ -473,7 +491,7 @@ fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf) -> Bloc
             sequence: Sequence::MAX,
             witness: Witness::from_slice(&[[0u8; 32]]),
         }],
-        output: vec![TxOut { value: Amount::from_sat(subsidy(height)), script_pubkey: script.clone() }],
+        output: vec![TxOut { value: Amount::from_sat(subsidy(height) + fees), script_pubkey: script.clone() }],
     };
     let mut block = Block {
         header: Header {
@@ -484,7 +502,7 @@ fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf) -> Bloc
             bits: CompactTarget::from_consensus(REGTEST_BITS),
             nonce: 0,
         },
-        txdata: vec![coinbase.clone()],
+        txdata: std::iter::once(coinbase.clone()).chain(txs.iter().cloned()).collect(),
     };
     if let Some(witness_root) = block.witness_root() {
         let commitment = Block::compute_witness_commitment(&witness_root, &[0u8; 32]);
@@ -501,6 +519,20 @@ fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf) -> Bloc
     block
 }
 
+/// Searches a nonce that meets the target; false after `max_tries`.
+fn grind(block: &mut Block, max_tries: u64) -> bool {
+    let target = block.header.target();
+    let mut tries = 0u64;
+    while block.header.validate_pow(target).is_err() {
+        tries += 1;
+        if tries >= max_tries {
+            return false;
+        }
+        block.header.nonce = block.header.nonce.wrapping_add(1);
+    }
+    true
+}
+
 fn check_header(header: &Header) -> Result<(), BlockError> {
     if header.bits.to_consensus() != REGTEST_BITS {
         return Err(BlockError::Invalid("bad-diffbits"));
@@ -513,7 +545,12 @@ fn check_header(header: &Header) -> Result<(), BlockError> {
 
 /// Checks `block` as the next block at `height`; returns the UTXO changes
 /// and the undo payload.
-fn check_block(st: &State, block: &Block, height: u32, now: u64) -> Result<(Vec<UtxoChange>, Vec<u8>), &'static str> {
+fn check_block(
+    st: &State,
+    block: &Block,
+    height: u32,
+    now: u64,
+) -> Result<(Vec<UtxoChange>, Vec<u8>, u64), &'static str> {
     check_header(&block.header).map_err(|_| "high-hash")?;
     if !block.check_merkle_root() {
         return Err("bad-txnmrklroot");
@@ -605,7 +642,7 @@ fn check_block(st: &State, block: &Block, height: u32, now: u64) -> Result<(Vec<
     if coinbase_out > subsidy(height) + fees {
         return Err("bad-cb-amount");
     }
-    Ok((changes, undo))
+    Ok((changes, undo, fees))
 }
 
 /// Runs every input's scripts through Core's own interpreter

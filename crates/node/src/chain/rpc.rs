@@ -444,6 +444,117 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
     );
     let s = slot.clone();
     table.add(
+        Command::new(
+            "generating",
+            "generatetodescriptor",
+            "Mine to a specified descriptor and return the block hashes.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let n = p[0].as_i64().unwrap_or(0);
+                    let script = super::descriptor::script_of(p[1].as_str().unwrap_or(""))
+                        .map_err(|e| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, e))?;
+                    let max_tries = p.get(2).and_then(Value::as_u64).unwrap_or(1_000_000);
+                    blocking(&s, move |c| {
+                        let mut hashes = Vec::new();
+                        for _ in 0..n.max(0) {
+                            match c.mine(&script, max_tries).map_err(|e| RpcError::misc(e.to_string()))? {
+                                Some(h) => hashes.push(json!(h.to_string())),
+                                None => break,
+                            }
+                        }
+                        Ok(Value::Array(hashes))
+                    })
+                    .await
+                }
+            },
+        )
+        .arg(Arg::required("num_blocks", ArgType::Num, "How many blocks are generated."))
+        .arg(Arg::required("descriptor", ArgType::Str, "The descriptor to send the newly generated bitcoin to."))
+        .arg(Arg::optional("maxtries", ArgType::Num, "(default=1000000) How many iterations to try.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new("generating", "generateblock", "Mine a set of ordered transactions to a specified address or descriptor and return the block hash.", move |p, _| {
+            let s = s.clone();
+            async move {
+                let output = p[0].as_str().unwrap_or("");
+                let script = Address::from_str(output)
+                    .ok()
+                    .and_then(|a| a.require_network(bitcoin::Network::Regtest).ok())
+                    .map(|a| a.script_pubkey())
+                    .or_else(|| super::descriptor::script_of(output).ok())
+                    .ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor"))?;
+                let mut txs = Vec::new();
+                for t in p[1].as_array().cloned().unwrap_or_default() {
+                    let text = t.as_str().unwrap_or("").to_owned();
+                    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        // a txid: ferronode has no mempool yet
+                        return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {text} not in mempool.")));
+                    }
+                    let tx = decode_tx(&text).ok().filter(|tx: &bitcoin::Transaction| !tx.input.is_empty()).ok_or_else(|| {
+                        RpcError::new(codes::RPC_DESERIALIZATION_ERROR, format!("Transaction decode failed for {text}. Make sure the tx has at least one input."))
+                    })?;
+                    txs.push(tx);
+                }
+                let submit = p.get(2).and_then(Value::as_bool).unwrap_or(true);
+                blocking(&s, move |c| {
+                    let block = c.generate_block(&script, &txs, submit).map_err(|e| match e {
+                        BlockError::Invalid(r) => RpcError::new(codes::RPC_VERIFY_ERROR, format!("TestBlockValidity failed: {r}")),
+                        other => RpcError::misc(other.to_string()),
+                    })?;
+                    let mut o = Map::new();
+                    o.insert("hash".into(), json!(block.block_hash().to_string()));
+                    if !submit {
+                        o.insert("hex".into(), json!(serialize_hex(&block)));
+                    }
+                    Ok(Value::Object(o))
+                })
+                .await
+            }
+        })
+        .arg(Arg::required("output", ArgType::Str, "The address or descriptor to send the newly generated bitcoin to."))
+        .arg(Arg::required("transactions", ArgType::Arr, "An array of hex strings which are either txids or raw transactions."))
+        .arg(Arg::optional("submit", ArgType::Bool, "(default=true) Whether to submit the block before the RPC call returns or to return it as hex.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new("blockchain", "gettxout", "Returns details about an unspent transaction output.", move |p, _| {
+            let s = s.clone();
+            async move {
+                let txid = parse_hash(&p[0], "txid").map(|h| bitcoin::Txid::from_byte_array(h.to_byte_array()))?;
+                let vout = u32::try_from(p[1].as_i64().unwrap_or(-1))
+                    .map_err(|_| RpcError::invalid_parameter("Invalid parameter, vout cannot be negative"))?;
+                blocking(&s, move |c| {
+                    let coin = c
+                        .coin(&bitcoin::OutPoint { txid, vout })
+                        .map_err(|e| RpcError::new(codes::RPC_DATABASE_ERROR, e.to_string()))?;
+                    let Some(coin) = coin else { return Ok(Value::Null) };
+                    let tip = c.tip();
+                    let mut o = Map::new();
+                    o.insert("bestblock".into(), json!(tip.hash.to_string()));
+                    o.insert("confirmations".into(), json!(tip.height - coin.height + 1));
+                    o.insert(
+                        "value".into(),
+                        ferronode_httprpc::amount(i64::try_from(coin.txout.value.to_sat()).unwrap_or(i64::MAX)),
+                    );
+                    o.insert("scriptPubKey".into(), super::txjson::script_pubkey_json(&coin.txout.script_pubkey));
+                    o.insert("coinbase".into(), json!(coin.coinbase));
+                    Ok(Value::Object(o))
+                })
+                .await
+            }
+        })
+        .arg(Arg::required("txid", ArgType::Str, "The transaction id"))
+        .arg(Arg::required("n", ArgType::Num, "vout number"))
+        .arg(Arg::optional(
+            "include_mempool",
+            ArgType::Bool,
+            "(default=true) Whether to include the mempool (there is none yet)",
+        )),
+    );
+    let s = slot.clone();
+    table.add(
         Command::new("mining", "submitblock", "Attempts to submit new block to network.", move |p, _| {
             let s = s.clone();
             async move {
