@@ -309,3 +309,61 @@ fn small_chain_and_network_rpcs() {
     assert_eq!(net["relayfee"].to_string(), "0.00001000");
     node.stop_node();
 }
+
+#[test]
+fn deployment_info_follows_core_versionbits() {
+    let mut node = TestNode::start_new(&[]);
+    let addr = addresses()[0].clone();
+    let info = node.rpc("getdeploymentinfo", json!([]));
+    assert_eq!(info["height"], json!(0));
+    assert_eq!(info["script_flags"], json!(["NULLDUMMY", "P2SH", "TAPROOT", "WITNESS"]));
+    assert_eq!(info["deployments"]["segwit"], json!({"type": "buried", "active": true, "height": 0}));
+    assert_eq!(info["deployments"]["bip34"], json!({"type": "buried", "active": true, "height": 1}));
+    let td = &info["deployments"]["testdummy"];
+    assert_eq!(
+        td,
+        &json!({"type": "bip9", "active": false, "bip9": {"start_time": 0, "timeout": i64::MAX, "min_activation_height": 0, "status": "defined", "since": 0, "status_next": "defined"}})
+    );
+    let mine_to = |node: &TestNode, height: u64| {
+        let have = node.rpc("getblockcount", json!([])).as_u64().unwrap();
+        node.rpc("generatetoaddress", json!([height - have, addr]));
+    };
+    mine_to(&node, 200);
+    let info = node.rpc("getdeploymentinfo", json!([]));
+    assert_eq!(info["script_flags"].as_array().unwrap().len(), 7);
+    let bip9 = &info["deployments"]["testdummy"]["bip9"];
+    assert_eq!(bip9["status"], json!("started"));
+    assert_eq!(bip9["since"], json!(144));
+    assert_eq!(bip9["status_next"], json!("started"));
+    assert_eq!(bip9["bit"], json!(28));
+    assert_eq!(
+        bip9["statistics"],
+        json!({"period": 144, "elapsed": 57, "count": 57, "threshold": 108, "possible": true})
+    );
+    assert_eq!(bip9["signalling"], json!("#".repeat(57)), "Core's miner signals for testdummy while it is started");
+    let blk = node.rpc("getblock", json!([node.rpc("getbestblockhash", json!([]))]));
+    assert_eq!(blk["versionHex"], json!("30000000"));
+    mine_to(&node, 288);
+    let bip9 = node.rpc("getdeploymentinfo", json!([]))["deployments"]["testdummy"]["bip9"].clone();
+    assert_eq!((bip9["status"].clone(), bip9["since"].clone()), (json!("locked_in"), json!(288)));
+    assert_eq!(bip9["statistics"], json!({"period": 144, "elapsed": 1, "count": 1}));
+    mine_to(&node, 431);
+    let td = node.rpc("getdeploymentinfo", json!([]))["deployments"]["testdummy"].clone();
+    assert_eq!(
+        (td["bip9"]["status_next"].clone(), td["height"].clone(), td["active"].clone()),
+        (json!("active"), json!(432), json!(true))
+    );
+    mine_to(&node, 432);
+    let td = node.rpc("getdeploymentinfo", json!([]))["deployments"]["testdummy"].clone();
+    assert_eq!(td["bip9"]["status"], json!("active"));
+    assert_eq!(td["bip9"]["since"], json!(432));
+    assert!(td["bip9"].get("statistics").is_none());
+    let blk = node.rpc("getblock", json!([node.rpc("getbestblockhash", json!([]))]));
+    assert_eq!(blk["versionHex"], json!("20000000"), "no signalling once active");
+    // at an older block
+    let h100 = node.rpc("getblockhash", json!([100]));
+    let old = node.rpc("getdeploymentinfo", json!([h100]));
+    assert_eq!(old["height"], json!(100));
+    assert_eq!(old["deployments"]["testdummy"]["bip9"]["status"], json!("defined"));
+    node.stop_node();
+}

@@ -7,6 +7,7 @@
 //! own interpreter (libbitcoinconsensus). Everything is written in the crash-safe order described in
 //! [`store`].
 
+mod deployments;
 mod descriptor;
 pub mod rpc;
 mod store;
@@ -370,6 +371,8 @@ impl Chain {
         let height = tip.height + 1;
         let time = u32::try_from(self.now()).unwrap_or(u32::MAX).max(mtp(&st, tip.hash) + 1);
         let mut block = template(&tip, height, time, script, &[], 0);
+        block.header.version = Version::from_consensus(version_for_next(&st));
+        block.header.merkle_root = block.compute_merkle_root().expect("the block has a coinbase");
         if !grind(&mut block, max_tries) {
             return Ok(None);
         }
@@ -393,6 +396,7 @@ impl Chain {
         grind(&mut probe, u64::MAX);
         let (_, _, fees) = check_block(&st, &probe, height, self.now()).map_err(BlockError::Invalid)?;
         let mut block = template(&tip, height, time, script, txs, fees);
+        block.header.version = Version::from_consensus(version_for_next(&st));
         grind(&mut block, u64::MAX);
         let (changes, undo, _) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
         if submit {
@@ -517,6 +521,14 @@ fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf, txs: &[
     }
     block.header.merkle_root = block.compute_merkle_root().expect("the block has a coinbase");
     block
+}
+
+/// The version Core's miner would give the next block.
+fn version_for_next(st: &State) -> i32 {
+    let version_at = |h: u32| {
+        st.active.get(h as usize).and_then(|hash| st.entries.get(hash)).map(|i| i.header.version.to_consensus())
+    };
+    deployments::block_version(&version_at, u32::try_from(st.active.len().saturating_sub(1)).unwrap_or(0))
 }
 
 /// Searches a nonce that meets the target; false after `max_tries`.

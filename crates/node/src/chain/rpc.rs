@@ -445,6 +445,32 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
     let s = slot.clone();
     table.add(
         Command::new(
+            "blockchain",
+            "getdeploymentinfo",
+            "Returns an object containing various state info regarding deployments of consensus changes.\nConsensus changes for which the new rules are enforced from genesis are not listed in \"deployments\".",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let hash = match p.first() {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(parse_hash(v, "blockhash")?),
+                    };
+                    blocking(&s, move |c| {
+                        let info = match hash {
+                            None => c.tip(),
+                            Some(h) => c.info(&h).ok_or_else(block_not_found)?,
+                        };
+                        Ok(super::deployments::deployment_info(c, &info))
+                    })
+                    .await
+                }
+            },
+        )
+        .arg(Arg::optional("blockhash", ArgType::Str, "(default=hash of current chain tip) The block hash at which to query deployment state")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
             "generating",
             "generatetodescriptor",
             "Mine to a specified descriptor and return the block hashes.",
