@@ -368,3 +368,33 @@ fn generateblock_generatetodescriptor_and_gettxout() {
     assert_eq!((err.code, err.message.as_str()), (-5, "Error: Invalid address or descriptor"));
     node.stop_node();
 }
+
+#[test]
+fn txindex() {
+    let mut node = TestNode::start_new(&[]);
+    let alice = secret(11);
+    let (alice_addr, _) = p2wpkh(&alice);
+    node.rpc("generatetoaddress", json!([3, alice_addr.to_string()]));
+    let (cb2, _) = coinbase_of(&node, 2);
+    // without -txindex a block hash is needed
+    let err = node.try_rpc("getrawtransaction", json!([cb2.to_string()])).unwrap().unwrap_err();
+    assert!(err.message.starts_with("No such mempool transaction. Use -txindex"), "{}", err.message);
+    assert_eq!(node.rpc("getindexinfo", json!([])), json!({}));
+    node.stop_node();
+    // switched on later, it is built from the existing blocks, then kept up
+    node.start(&["-txindex"]);
+    node.wait_for_rpc_connection();
+    assert_eq!(node.rpc("getindexinfo", json!([])), json!({"txindex": {"synced": true, "best_block_height": 3}}));
+    let tx = node.rpc("getrawtransaction", json!([cb2.to_string(), true]));
+    assert_eq!(tx["txid"], json!(cb2.to_string()));
+    assert_eq!(tx["blockhash"], node.rpc("getblockhash", json!([2])));
+    assert_eq!(tx["confirmations"], json!(2));
+    assert!(tx.get("in_active_chain").is_none(), "only shown when a block hash was given");
+    node.rpc("generatetoaddress", json!([1, alice_addr.to_string()]));
+    let (cb4, _) = coinbase_of(&node, 4);
+    assert!(node.rpc("getrawtransaction", json!([cb4.to_string()])).is_string());
+    let err = node.try_rpc("getrawtransaction", json!(["ab".repeat(32)])).unwrap().unwrap_err();
+    assert_eq!(err.message, "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.");
+    assert_eq!(node.rpc("getindexinfo", json!(["txindex"]))["txindex"]["best_block_height"], json!(4));
+    node.stop_node();
+}

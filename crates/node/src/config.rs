@@ -65,6 +65,8 @@ pub struct NodeConfig {
     pub bad_cookie_perms: Option<String>,
     /// `-cjdnsreachable`: RFC4193 `fc00::/8` may not be allowed then.
     pub cjdns_reachable: bool,
+    /// `-txindex`.
+    pub txindex: bool,
     /// `-uacomment` values.
     pub uacomment: Vec<String>,
     /// Accepted options that have no effect yet, to log once.
@@ -207,6 +209,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             .get("rpccookieperms")
             .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
+        txindex: args.get_bool("txindex", false),
         uacomment: args.get_all("uacomment"),
         ignored,
         warnings,

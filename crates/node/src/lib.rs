@@ -185,7 +185,8 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
     };
     init_message("Loading block index…");
     let net_dir = config.net_dir.clone();
-    let opened = tokio::task::spawn_blocking(move || chain::Chain::open(&net_dir)).await;
+    let txindex = config.txindex;
+    let opened = tokio::task::spawn_blocking(move || chain::Chain::open(&net_dir, txindex)).await;
     let mut exit_code = 0;
     match opened {
         Ok(Ok(chain)) => {

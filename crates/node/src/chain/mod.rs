@@ -31,7 +31,7 @@ use bitcoin::{
 
 pub use rpc::register_chain_commands;
 pub use store::StoreError;
-use store::{IndexRecord, Store, UtxoChange};
+use store::{IndexRecord, Store, TxIndex, UtxoChange};
 
 /// Regtest's fixed difficulty bits.
 pub const REGTEST_BITS: u32 = 0x207f_ffff;
@@ -95,6 +95,8 @@ struct State {
     entries: HashMap<BlockHash, BlockInfo>,
     /// Hashes of the active chain by height.
     active: Vec<BlockHash>,
+    /// `-txindex`, when enabled.
+    txindex: Option<TxIndex>,
 }
 
 /// The chain, shared by the RPC commands.
@@ -175,7 +177,7 @@ impl Chain {
     ///
     /// # Errors
     /// A message for an init error when the stored chain is damaged.
-    pub fn open(net_dir: &Path) -> Result<Self, StoreError> {
+    pub fn open(net_dir: &Path, txindex: bool) -> Result<Self, StoreError> {
         let store = Store::open(net_dir)?;
         let mut entries = HashMap::new();
         for (hash, rec) in store.load_index()? {
@@ -186,7 +188,8 @@ impl Chain {
                 BlockInfo { hash, header, height: rec.height, n_tx: rec.n_tx, size: rec.loc.size, store_rec: rec },
             );
         }
-        let mut state = State { store, entries, active: Vec::new() };
+        let txindex = if txindex { Some(TxIndex::open(net_dir)?) } else { None };
+        let mut state = State { store, entries, active: Vec::new(), txindex };
         match state.store.best_block()? {
             None => {
                 let genesis = genesis_block(Network::Regtest);
@@ -212,6 +215,7 @@ impl Chain {
                 state.active = chain;
             }
         }
+        sync_txindex(&state)?;
         let chain = Self { state: Mutex::new(state), mocktime: AtomicU64::new(0), ibd: AtomicBool::new(true) };
         chain.verify_tip()?;
         Ok(chain)
@@ -344,6 +348,25 @@ impl Chain {
                 Some((OutPoint { txid, vout }, Coin::decode(&v)?))
             })
             .collect())
+    }
+
+    /// The block holding `txid` per `-txindex`; `None` when the index is
+    /// off, `Some(None)` when the transaction is not indexed.
+    ///
+    /// # Errors
+    /// Database trouble.
+    pub fn txindex_lookup(&self, txid: &bitcoin::Txid) -> Result<Option<Option<BlockHash>>, StoreError> {
+        let st = self.lock();
+        match &st.txindex {
+            None => Ok(None),
+            Some(ix) => Ok(Some(ix.lookup(txid)?)),
+        }
+    }
+
+    /// Whether `-txindex` is on.
+    #[must_use]
+    pub fn has_txindex(&self) -> bool {
+        self.lock().txindex.is_some()
     }
 
     /// Whether the node is still in initial block download: until the tip
@@ -686,6 +709,29 @@ fn verify_scripts(tx: &Transaction, spent: &[TxOut]) -> Result<(), &'static str>
     Ok(())
 }
 
+/// Brings `-txindex` up to the tip (after a crash, or when it was just
+/// switched on). The genesis coinbase is not indexed, as in Core.
+fn sync_txindex(st: &State) -> Result<(), StoreError> {
+    let Some(ix) = &st.txindex else { return Ok(()) };
+    let from = match ix.best()? {
+        Some(best) => st
+            .entries
+            .get(&best)
+            .filter(|i| st.active.get(i.height as usize) == Some(&best))
+            .map_or(1, |i| i.height + 1),
+        None => 1,
+    };
+    for height in from..u32::try_from(st.active.len()).unwrap_or(0) {
+        let info = &st.entries[&st.active[height as usize]];
+        let block: Block = deserialize(&st.store.read_block(&info.store_rec.loc)?).map_err(|_| {
+            StoreError::Corrupt(format!("cannot decode block {} while building the transaction index", info.hash))
+        })?;
+        let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
+        ix.add(&info.hash, &txids)?;
+    }
+    Ok(())
+}
+
 /// Writes the block and makes it the tip, in the crash-safe order.
 fn connect(
     st: &mut State,
@@ -703,6 +749,13 @@ fn connect(
     let rec = IndexRecord { height, n_tx: u32::try_from(block.txdata.len()).unwrap_or(u32::MAX), loc, header };
     st.store.commit_index(&[(hash, rec.clone())]).map_err(|e| BlockError::Store(e.to_string()))?;
     st.store.commit_chainstate(&changes, &hash).map_err(|e| BlockError::Store(e.to_string()))?;
+    if height > 0 {
+        if let Some(ix) = &st.txindex {
+            // after the chainstate: a crash in between is caught up at start
+            let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
+            ix.add(&hash, &txids).map_err(|e| BlockError::Store(e.to_string()))?;
+        }
+    }
     st.entries
         .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });
     st.active.push(hash);

@@ -217,14 +217,23 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
             Ok(Value::Null)
         },
     ));
+    let s = slot.clone();
     table.add(
         Command::new(
             "util",
             "getindexinfo",
             "Returns the status of one or all available indices currently running in the node.",
-            |_, _| async {
-                // No optional index (-txindex, -blockfilterindex, ...) exists yet.
-                Ok(json!({}))
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let c = chain(&s)?;
+                    let mut o = Map::new();
+                    let wanted = p.first().and_then(Value::as_str).map(str::to_owned);
+                    if c.has_txindex() && wanted.as_deref().is_none_or(|w| w == "txindex") {
+                        o.insert("txindex".into(), json!({"synced": true, "best_block_height": c.height()}));
+                    }
+                    Ok(Value::Object(o))
+                }
             },
         )
         .arg(Arg::optional("index_name", ArgType::Str, "Filter results for an index with a specific name.")),
@@ -709,8 +718,18 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                         if txid == genesis_cb {
                             return Err(RpcError::invalid_parameter("The genesis block coinbase is not considered an ordinary transaction and cannot be retrieved"));
                         }
-                        let Some(bh) = blockhash else {
-                            return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries. Use gettransaction for wallet transactions."));
+                        let given_block = blockhash.is_some();
+                        let bh = match blockhash {
+                            Some(bh) => bh,
+                            None => match c.txindex_lookup(&txid).map_err(|e| RpcError::new(codes::RPC_DATABASE_ERROR, e.to_string()))? {
+                                Some(Some(bh)) => bh,
+                                Some(None) => {
+                                    return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "No such mempool or blockchain transaction. Use gettransaction for wallet transactions."));
+                                }
+                                None => {
+                                    return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries. Use gettransaction for wallet transactions."));
+                                }
+                            },
                         };
                         let info = c.info(&bh).ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found"))?;
                         let bytes = c.block_bytes(&info).map_err(|_| RpcError::misc("Block not found on disk"))?;
@@ -725,7 +744,9 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                         let body = super::txjson::tx_json(tx, None, true, undo.as_deref(), verbosity >= 2);
                         let mut o = Map::new();
                         let active = c.is_active(&info);
-                        o.insert("in_active_chain".into(), json!(active));
+                        if given_block {
+                            o.insert("in_active_chain".into(), json!(active));
+                        }
                         if let Value::Object(m) = body {
                             o.extend(m);
                         }

@@ -26,6 +26,66 @@ pub(crate) const MAX_BLOCKFILE_SIZE: u64 = 0x0800_0000;
 const BLOCKS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("block_index");
 const UTXO: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("utxo");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const TXINDEX: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("txindex");
+
+/// `-txindex`: transaction id → hash of the block holding it, in
+/// `indexes/txindex/`, with the block it is synced to.
+pub(crate) struct TxIndex {
+    db: Database,
+}
+
+impl std::fmt::Debug for TxIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxIndex").finish_non_exhaustive()
+    }
+}
+
+impl TxIndex {
+    pub(crate) fn open(net_dir: &Path) -> Result<Self, StoreError> {
+        let dir = net_dir.join("indexes").join("txindex");
+        fs::create_dir_all(&dir).map_err(|e| io("Cannot create directory", &dir, &e))?;
+        Ok(Self { db: Database::create(dir.join("txindex.redb")).map_err(db_err)? })
+    }
+
+    /// The block the index is synced to.
+    pub(crate) fn best(&self) -> Result<Option<BlockHash>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(table.get("best").map_err(db_err)?.and_then(|v| BlockHash::from_slice(v.value()).ok()))
+    }
+
+    /// Records the transactions of a block and moves the synced-to pointer.
+    pub(crate) fn add(&self, block: &BlockHash, txids: &[bitcoin::Txid]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = txn.open_table(TXINDEX).map_err(db_err)?;
+            for txid in txids {
+                t.insert(txid.as_byte_array().as_slice(), block.as_byte_array().as_slice()).map_err(db_err)?;
+            }
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            meta.insert("best", block.as_byte_array().as_slice()).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    /// The block holding `txid`, if indexed.
+    pub(crate) fn lookup(&self, txid: &bitcoin::Txid) -> Result<Option<BlockHash>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = match txn.open_table(TXINDEX) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(table
+            .get(txid.as_byte_array().as_slice())
+            .map_err(db_err)?
+            .and_then(|v| BlockHash::from_slice(v.value()).ok()))
+    }
+}
 
 /// Errors of the block store. Messages are what init errors show.
 #[derive(Debug, thiserror::Error)]
