@@ -398,3 +398,33 @@ fn txindex() {
     assert_eq!(node.rpc("getindexinfo", json!(["txindex"]))["txindex"]["best_block_height"], json!(4));
     node.stop_node();
 }
+
+#[test]
+fn decodescript_like_core() {
+    let mut node = TestNode::start_new(&[]);
+    let (addr, pk) = p2wpkh(&secret(12));
+    let pkh = Address::p2pkh(pk, Network::Regtest);
+    // P2PKH: wrappable in P2SH and as P2WPKH
+    let d = node.rpc("decodescript", json!([pkh.script_pubkey().to_hex_string()]));
+    assert_eq!(d["type"], json!("pubkeyhash"));
+    assert_eq!(d["address"], json!(pkh.to_string()));
+    assert!(d["asm"].as_str().unwrap().starts_with("OP_DUP OP_HASH160 "));
+    assert!(d["desc"].as_str().unwrap().starts_with(&format!("addr({pkh})#")));
+    assert!(d["p2sh"].as_str().unwrap().starts_with('2'));
+    assert_eq!(d["segwit"]["type"], json!("witness_v0_keyhash"));
+    assert_eq!(d["segwit"]["address"], json!(addr.to_string()));
+    assert!(d["segwit"]["p2sh-segwit"].is_string());
+    // witness programs and OP_RETURN are not wrapped
+    let d = node.rpc("decodescript", json!([addr.script_pubkey().to_hex_string()]));
+    assert_eq!(d["type"], json!("witness_v0_keyhash"));
+    assert!(d.get("segwit").is_none());
+    let d = node.rpc("decodescript", json!(["6a0401020304"]));
+    assert_eq!((d["type"].clone(), d["asm"].clone()), (json!("nulldata"), json!("OP_RETURN 67305985")));
+    assert!(d.get("p2sh").is_none());
+    // an empty script is valid
+    let d = node.rpc("decodescript", json!([""]));
+    assert_eq!((d["asm"].clone(), d["type"].clone()), (json!(""), json!("nonstandard")));
+    let err = node.try_rpc("decodescript", json!(["zz"])).unwrap().unwrap_err();
+    assert_eq!(err.code, -8);
+    node.stop_node();
+}

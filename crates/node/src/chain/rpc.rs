@@ -676,6 +676,21 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
         .arg(Arg::optional("use_index", ArgType::Bool, "Use coinstatsindex, if available.")),
     );
     table.add(
+        Command::new("rawtransactions", "decodescript", "Decode a hex-encoded script.", |p, _| async move {
+            let text = p[0].as_str().unwrap_or("");
+            let bytes = (0..text.len())
+                .step_by(2)
+                .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .filter(|_| text.len() % 2 == 0)
+                .ok_or_else(|| {
+                    RpcError::invalid_parameter(format!("argument must be hexadecimal string (not '{text}')"))
+                })?;
+            Ok(super::txjson::decode_script(&bitcoin::ScriptBuf::from_bytes(bytes)))
+        })
+        .arg(Arg::required("hexstring", ArgType::Str, "the hex-encoded script")),
+    );
+    table.add(
         Command::new(
             "rawtransactions",
             "decoderawtransaction",

@@ -5,6 +5,7 @@
 
 use bitcoin::blockdata::script::Instruction;
 use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::hashes::Hash as _;
 use bitcoin::{Address, Network, Script, Transaction, TxOut};
 use serde_json::{json, Map, Value};
 
@@ -324,4 +325,69 @@ mod tests {
         assert_eq!(asm(&small, false), "0 1 16 -1 -5 255 OP_CHECKLOCKTIMEVERIFY OP_UNKNOWN");
         assert_eq!(output_type(&p2pkh), "pubkeyhash");
     }
+}
+
+/// Core's `IsOpSuccess` (BIP342).
+fn is_op_success(op: u8) -> bool {
+    matches!(op, 0x50 | 0x62 | 0x7e..=0x81 | 0x83..=0x86 | 0x89..=0x8a | 0x8d..=0x8e | 0x95..=0x99 | 0xbb..=0xfe)
+}
+
+/// Core's `decodescript` result.
+#[must_use]
+pub fn decode_script(script: &Script) -> Value {
+    let mut r = Map::new();
+    r.insert("asm".into(), json!(asm(script, false)));
+    r.insert("desc".into(), json!(infer_descriptor(script)));
+    let kind = output_type(script);
+    r.insert("type".into(), json!(kind));
+    if kind != "pubkey" {
+        if let Ok(a) = Address::from_script(script, Network::Regtest) {
+            r.insert("address".into(), json!(a.to_string()));
+        }
+    }
+    let wrappable_type = matches!(
+        kind,
+        "multisig" | "nonstandard" | "pubkey" | "pubkeyhash" | "witness_v0_keyhash" | "witness_v0_scripthash"
+    );
+    let ops_ok = script.instructions().all(|i| match i {
+        Ok(Instruction::Op(op)) => op.to_u8() <= 0xb9 && !is_op_success(op.to_u8()),
+        Ok(Instruction::PushBytes(_)) => true,
+        Err(_) => false,
+    });
+    if !(wrappable_type && ops_ok && !script.is_op_return()) {
+        return Value::Object(r);
+    }
+    let p2sh = bitcoin::ScriptBuf::new_p2sh(&script.script_hash());
+    if let Ok(a) = Address::from_script(&p2sh, Network::Regtest) {
+        r.insert("p2sh".into(), json!(a.to_string()));
+    }
+    let segwit = match kind {
+        "pubkey" => {
+            let key = &script.as_bytes()[1..script.len() - 1];
+            (key.len() == 33).then(|| {
+                bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array(
+                    bitcoin::hashes::hash160::Hash::hash(key).to_byte_array(),
+                ))
+            })
+        }
+        "pubkeyhash" => {
+            let mut h = [0u8; 20];
+            h.copy_from_slice(&script.as_bytes()[3..23]);
+            Some(bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array(h)))
+        }
+        "nonstandard" | "multisig" => Some(bitcoin::ScriptBuf::new_p2wsh(&script.wscript_hash())),
+        _ => None,
+    };
+    if let Some(seg) = segwit {
+        let mut sr = match script_pubkey_json(&seg) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let wrapped = bitcoin::ScriptBuf::new_p2sh(&seg.script_hash());
+        if let Ok(a) = Address::from_script(&wrapped, Network::Regtest) {
+            sr.insert("p2sh-segwit".into(), json!(a.to_string()));
+        }
+        r.insert("segwit".into(), Value::Object(sr));
+    }
+    Value::Object(r)
 }
