@@ -305,28 +305,6 @@ fn txout_json(out: &TxOut, n: usize) -> Value {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checksums_like_core() {
-        // vectors from Core's functional tests
-        assert_eq!(descriptor_checksum("addr(13tuJJDR2RgArmgfv6JScSdreahzgc4T6o)"), "ztmwxg4c");
-        assert_eq!(descriptor_checksum("addr(2NF2b3KS8xXb9XHvbRMXdZh8s5g92rUZHtp)"), "ywfcpmh9");
-    }
-
-    #[test]
-    fn asm_like_core() {
-        let p2pkh = bitcoin::ScriptBuf::from_bytes([&[0x76u8, 0xa9, 0x14][..], &[0x11; 20], &[0x88, 0xac]].concat());
-        assert_eq!(asm(&p2pkh, false), format!("OP_DUP OP_HASH160 {} OP_EQUALVERIFY OP_CHECKSIG", "11".repeat(20)));
-        let small =
-            bitcoin::ScriptBuf::from_bytes(vec![0x00, 0x51, 0x60, 0x4f, 0x01, 0x85, 0x02, 0xff, 0x00, 0xb1, 0xbb]);
-        assert_eq!(asm(&small, false), "0 1 16 -1 -5 255 OP_CHECKLOCKTIMEVERIFY OP_UNKNOWN");
-        assert_eq!(output_type(&p2pkh), "pubkeyhash");
-    }
-}
-
 /// Core's `IsOpSuccess` (BIP342).
 fn is_op_success(op: u8) -> bool {
     matches!(op, 0x50 | 0x62 | 0x7e..=0x81 | 0x83..=0x86 | 0x89..=0x8a | 0x8d..=0x8e | 0x95..=0x99 | 0xbb..=0xfe)
@@ -390,4 +368,26 @@ pub fn decode_script(script: &Script) -> Value {
         r.insert("segwit".into(), Value::Object(sr));
     }
     Value::Object(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_like_core() {
+        // vectors from Core's functional tests
+        assert_eq!(descriptor_checksum("addr(13tuJJDR2RgArmgfv6JScSdreahzgc4T6o)"), "ztmwxg4c");
+        assert_eq!(descriptor_checksum("addr(2NF2b3KS8xXb9XHvbRMXdZh8s5g92rUZHtp)"), "ywfcpmh9");
+    }
+
+    #[test]
+    fn asm_like_core() {
+        let p2pkh = bitcoin::ScriptBuf::from_bytes([&[0x76u8, 0xa9, 0x14][..], &[0x11; 20], &[0x88, 0xac]].concat());
+        assert_eq!(asm(&p2pkh, false), format!("OP_DUP OP_HASH160 {} OP_EQUALVERIFY OP_CHECKSIG", "11".repeat(20)));
+        let small =
+            bitcoin::ScriptBuf::from_bytes(vec![0x00, 0x51, 0x60, 0x4f, 0x01, 0x85, 0x02, 0xff, 0x00, 0xb1, 0xbb]);
+        assert_eq!(asm(&small, false), "0 1 16 -1 -5 255 OP_CHECKLOCKTIMEVERIFY OP_UNKNOWN");
+        assert_eq!(output_type(&p2pkh), "pubkeyhash");
+    }
 }
