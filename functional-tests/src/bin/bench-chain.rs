@@ -50,6 +50,52 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+/// A block of `n` transactions, each spending a P2WSH(OP_TRUE) output:
+/// returns its hash (built with `generateblock`).
+fn big_block(node: &TestNode, n: usize) -> String {
+    use bitcoin::consensus::encode::serialize_hex;
+    use bitcoin::{
+        absolute, transaction, Address, Amount, KnownHrp, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+        Txid, Witness,
+    };
+    let op_true = ScriptBuf::from_bytes(vec![0x51]);
+    let addr = Address::p2wsh(&op_true, KnownHrp::Regtest);
+    let spk = addr.script_pubkey();
+    let cookie = node.cookie();
+    let mut c = node.connect();
+    let mut call = |m: &str, p: serde_json::Value| c.call(&cookie, m, p).unwrap().unwrap();
+    call("generatetoaddress", json!([101, addr.to_string()]));
+    let h1 = call("getblockhash", json!([1]));
+    let b1 = call("getblock", json!([h1, 1]));
+    let cb: Txid = b1["tx"][0].as_str().unwrap().parse().unwrap();
+    let spend = |prev: OutPoint, outs: Vec<TxOut>| Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: prev,
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::from_slice(&[op_true.as_bytes()]),
+        }],
+        output: outs,
+    };
+    let each = (50 * 100_000_000 - 100_000) / n as u64;
+    let fan = spend(
+        OutPoint { txid: cb, vout: 0 },
+        (0..n).map(|_| TxOut { value: Amount::from_sat(each), script_pubkey: spk.clone() }).collect(),
+    );
+    call("generateblock", json!([addr.to_string(), [serialize_hex(&fan)]]));
+    let fan_id = fan.compute_txid();
+    let txs: Vec<String> = (0..n)
+        .map(|i| {
+            let out = TxOut { value: Amount::from_sat(each - 1_000), script_pubkey: spk.clone() };
+            serialize_hex(&spend(OutPoint { txid: fan_id, vout: u32::try_from(i).unwrap() }, vec![out]))
+        })
+        .collect();
+    let made = call("generateblock", json!([addr.to_string(), txs]));
+    made["hash"].as_str().unwrap().to_owned()
+}
+
 fn main() {
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
     let _ = ferronode_functional_tests::ferronoded();
@@ -108,4 +154,29 @@ fn main() {
         "| start-up ratio, 11,000 blocks / fresh | {:.2}x |",
         median(big_start).as_secs_f64() / median(fresh_start).as_secs_f64()
     );
+
+    // getblock on a block of 2,001 transactions, verbosity 0 as the baseline
+    let node = TestNode::start_new(&[]);
+    let hash = big_block(&node, 2000);
+    let cookie = node.cookie();
+    let mut c = node.connect();
+    println!();
+    println!("| `getblock` on a block of 2,001 transactions | median of {rounds} | ratio to verbosity 0 |");
+    println!("|---|---|---|");
+    let mut base = None;
+    for verbosity in [0, 1, 2, 3] {
+        let times: Vec<Duration> = (0..rounds)
+            .map(|_| {
+                let started = Instant::now();
+                let r = c.call(&cookie, "getblock", json!([hash, verbosity])).unwrap().unwrap();
+                assert!(!r.is_null());
+                started.elapsed()
+            })
+            .collect();
+        let m = median(times);
+        let b = *base.get_or_insert(m);
+        println!("| verbosity {verbosity} | {} ms | {:.2}x |", ms(m), m.as_secs_f64() / b.as_secs_f64());
+    }
+    let mut node = node;
+    node.stop_node();
 }

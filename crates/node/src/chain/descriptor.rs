@@ -37,13 +37,6 @@ fn inner<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     text.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')
 }
 
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
 fn pubkey(s: &str) -> Result<PublicKey, String> {
     PublicKey::from_str(s).map_err(|_| format!("key '{s}' is not valid (only hex public keys are supported)"))
 }
@@ -67,7 +60,9 @@ pub(super) fn script_of(text: &str) -> Result<ScriptBuf, String> {
             .ok_or_else(|| format!("Address '{a}' is not valid"));
     }
     if let Some(h) = inner(payload, "raw") {
-        return hex_bytes(h).map(ScriptBuf::from_bytes).ok_or_else(|| "Raw script is not hex".to_owned());
+        return super::txjson::parse_hex(h)
+            .map(ScriptBuf::from_bytes)
+            .ok_or_else(|| "Raw script is not hex".to_owned());
     }
     if let Some(k) = inner(payload, "pk") {
         return Ok(ScriptBuf::new_p2pk(&pubkey(k)?));

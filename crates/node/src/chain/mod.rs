@@ -590,6 +590,9 @@ fn check_block(
     if !block.check_merkle_root() {
         return Err("bad-txnmrklroot");
     }
+    if block.weight().to_wu() > 4_000_000 {
+        return Err("bad-blk-weight");
+    }
     let Some(first) = block.txdata.first() else { return Err("bad-cb-missing") };
     if !first.is_coinbase() {
         return Err("bad-cb-missing");

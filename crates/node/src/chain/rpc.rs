@@ -9,6 +9,7 @@ use bitcoin::{Address, Block, BlockHash};
 use ferronode_httprpc::{codes, Arg, ArgType, Command, RpcError, RpcTable};
 use serde_json::{json, Map, Value};
 
+use super::txjson::{hex, parse_hex};
 use super::{BlockError, BlockInfo, Chain, REGTEST_BITS};
 
 /// `getnetworkinfo`'s version: ferronode 0.1.0 in Core's encoding.
@@ -41,12 +42,7 @@ fn parse_hash(v: &Value, name: &str) -> Result<BlockHash, RpcError> {
 }
 
 fn decode_tx(hexstr: &str) -> Result<bitcoin::Transaction, RpcError> {
-    let bytes = (0..hexstr.len())
-        .step_by(2)
-        .map(|i| hexstr.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .filter(|_| hexstr.len() % 2 == 0);
-    bytes
+    parse_hex(hexstr)
         .and_then(|b| deserialize(&b).ok())
         .ok_or_else(|| RpcError::new(codes::RPC_DESERIALIZATION_ERROR, "TX decode failed"))
 }
@@ -132,10 +128,6 @@ fn header_json(chain: &Chain, info: &BlockInfo) -> Map<String, Value> {
         }
     }
     o
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn block_json(chain: &Chain, info: &BlockInfo, block: &Block) -> Value {
@@ -594,11 +586,7 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
             let s = s.clone();
             async move {
                 let hexdata = p[0].as_str().unwrap_or("").to_owned();
-                let bytes = (0..hexdata.len())
-                    .step_by(2)
-                    .map(|i| hexdata.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                    .collect::<Option<Vec<u8>>>()
-                    .filter(|_| hexdata.len() % 2 == 0);
+                let bytes = parse_hex(&hexdata);
                 let block: Block = bytes
                     .and_then(|b| deserialize(&b).ok())
                     .ok_or_else(|| RpcError::new(codes::RPC_DESERIALIZATION_ERROR, "Block decode failed"))?;
@@ -678,14 +666,9 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
     table.add(
         Command::new("rawtransactions", "decodescript", "Decode a hex-encoded script.", |p, _| async move {
             let text = p[0].as_str().unwrap_or("");
-            let bytes = (0..text.len())
-                .step_by(2)
-                .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                .collect::<Option<Vec<u8>>>()
-                .filter(|_| text.len() % 2 == 0)
-                .ok_or_else(|| {
-                    RpcError::invalid_parameter(format!("argument must be hexadecimal string (not '{text}')"))
-                })?;
+            let bytes = parse_hex(text).ok_or_else(|| {
+                RpcError::invalid_parameter(format!("argument must be hexadecimal string (not '{text}')"))
+            })?;
             Ok(super::txjson::decode_script(&bitcoin::ScriptBuf::from_bytes(bytes)))
         })
         .arg(Arg::required("hexstring", ArgType::Str, "the hex-encoded script")),
