@@ -367,3 +367,15 @@ fn deployment_info_follows_core_versionbits() {
     assert_eq!(old["deployments"]["testdummy"]["bip9"]["status"], json!("defined"));
     node.stop_node();
 }
+
+#[test]
+fn init_messages_while_loading() {
+    let mut node = TestNode::start_new(&[]);
+    let log = node.debug_log();
+    let a = log.find("init message: Loading block index…").expect("loading message");
+    let b = log.find("init message: Verifying blocks…").expect("verifying message");
+    let c = log.find("init message: Done loading").expect("done message");
+    assert!(a < b && b < c, "Core's order of init messages");
+    assert!(log.contains("Loaded best chain: hashBestChain="));
+    node.stop_node();
+}

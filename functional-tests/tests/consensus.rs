@@ -428,3 +428,52 @@ fn decodescript_like_core() {
     assert_eq!(err.code, -8);
     node.stop_node();
 }
+
+#[test]
+fn transaction_rules() {
+    let mut node = TestNode::start_new(&[]);
+    let alice = secret(13);
+    let (alice_addr, _) = p2wpkh(&alice);
+    node.rpc("generatetoaddress", json!([101, alice_addr.to_string()]));
+    let miner = alice_addr.script_pubkey();
+    let (cb1, cb1_out) = coinbase_of(&node, 1);
+    let (cb2, cb2_out) = coinbase_of(&node, 2);
+    let t = tip(&node);
+    let h = t.height + 1;
+    let out = |sats: u64| TxOut { value: Amount::from_sat(sats), script_pubkey: miner.clone() };
+    let signed = |prev: Txid, value: Amount, outs: Vec<TxOut>, lock: u32, seq: u32| {
+        let mut tx = spend(OutPoint { txid: prev, vout: 0 }, outs.first().cloned().unwrap_or_else(|| out(0)));
+        tx.output = outs;
+        tx.lock_time = absolute::LockTime::from_consensus(lock);
+        tx.input[0].sequence = Sequence(seq);
+        sign_p2wpkh(&mut tx, &alice, value);
+        tx
+    };
+    let mut dup_input = signed(cb1, cb1_out.value, vec![out(COIN)], 0, u32::MAX);
+    dup_input.input.push(dup_input.input[0].clone());
+    let mut too_much = signed(cb1, cb1_out.value, vec![out(21_000_001 * COIN)], 0, u32::MAX);
+    too_much.output[0].value = Amount::from_sat(21_000_001 * COIN);
+    let cases: Vec<(Vec<Transaction>, &str)> = vec![
+        (vec![signed(cb1, cb1_out.value, vec![], 0, u32::MAX)], "bad-txns-vout-empty"),
+        (vec![dup_input], "bad-txns-inputs-duplicate"),
+        (vec![too_much], "bad-txns-vout-toolarge"),
+        (vec![signed(cb1, cb1_out.value, vec![out(COIN)], h, 0)], "bad-txns-nonfinal"),
+        (vec![signed(cb1, cb1_out.value, vec![out(60 * COIN)], 0, u32::MAX)], "bad-txns-in-belowout"),
+        (
+            vec![
+                signed(cb1, cb1_out.value, vec![out(COIN)], 0, u32::MAX),
+                signed(cb1, cb1_out.value, vec![out(2 * COIN)], 0, u32::MAX),
+            ],
+            "bad-txns-inputs-missingorspent",
+        ),
+    ];
+    for (txs, reason) in cases {
+        let b = block(t.hash, t.time + 1, h, 50 * COIN, &miner, txs);
+        assert_eq!(submit(&node, &b), json!(reason));
+    }
+    // a lock time that is reached, or final sequences, are fine; so is a chain of spends in one block
+    let first = signed(cb2, cb2_out.value, vec![out(49 * COIN)], h - 1, 0);
+    let b = block(t.hash, t.time + 1, h, 50 * COIN + COIN, &miner, vec![first]);
+    assert_eq!(submit(&node, &b), json!(null));
+    node.stop_node();
+}

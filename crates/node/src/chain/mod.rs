@@ -39,6 +39,10 @@ pub const REGTEST_BITS: u32 = 0x207f_ffff;
 pub const HALVING_INTERVAL: u32 = 150;
 /// Confirmations before a coinbase output may be spent.
 pub const COINBASE_MATURITY: u32 = 100;
+/// Blocks read back and checked at start (Core's `-checkblocks` default).
+const CHECK_BLOCKS: usize = 6;
+/// Core's `MAX_MONEY`.
+const MAX_MONEY: u64 = 21_000_000 * 100_000_000;
 /// A tip older than this keeps the node in initial block download.
 const MAX_TIP_AGE: u64 = 24 * 60 * 60;
 
@@ -221,23 +225,25 @@ impl Chain {
         Ok(chain)
     }
 
-    /// Reads the tip's block and undo data back (Core's `-checkblocks` in
-    /// small): a damaged or missing file is an init error.
+    /// Reads the last blocks and their undo data back (Core's
+    /// `-checkblocks`): a damaged or missing file is an init error.
     fn verify_tip(&self) -> Result<(), StoreError> {
         let st = self.lock();
-        let tip = *st.active.last().ok_or_else(|| StoreError::Corrupt("empty chain".into()))?;
-        let info = &st.entries[&tip];
-        let bytes = st.store.read_block(&info.store_rec.loc)?;
-        let block: Block = deserialize(&bytes).map_err(|_| {
-            StoreError::Corrupt(format!("Corrupted block database detected: cannot decode block {tip}"))
-        })?;
-        if block.block_hash() != tip {
-            return Err(StoreError::Corrupt(format!(
-                "Corrupted block database detected: block {tip} does not match its data"
-            )));
-        }
-        if info.height > 0 {
-            st.store.read_undo(&info.store_rec.loc, &info.header.prev_blockhash)?;
+        // Core's -checkblocks default: the last 6 blocks
+        for hash in st.active.iter().rev().take(CHECK_BLOCKS) {
+            let info = &st.entries[hash];
+            let bytes = st.store.read_block(&info.store_rec.loc)?;
+            let block: Block = deserialize(&bytes).map_err(|_| {
+                StoreError::Corrupt(format!("Corrupted block database detected: cannot decode block {hash}"))
+            })?;
+            if block.block_hash() != *hash {
+                return Err(StoreError::Corrupt(format!(
+                    "Corrupted block database detected: block {hash} does not match its data"
+                )));
+            }
+            if info.height > 0 {
+                st.store.read_undo(&info.store_rec.loc, &info.header.prev_blockhash)?;
+            }
         }
         Ok(())
     }
@@ -619,9 +625,20 @@ fn check_block(
     if (has_witness || commitment_present) && !block.check_witness_commitment() {
         return Err("bad-witness-merkle-match");
     }
+    let script_sig_len = first.input[0].script_sig.len();
+    if !(2..=100).contains(&script_sig_len) {
+        return Err("bad-cb-length");
+    }
+    for tx in &block.txdata {
+        check_transaction(tx)?;
+    }
     let mut seen = std::collections::HashSet::new();
     if !block.txdata.iter().all(|tx| seen.insert(tx.compute_txid())) {
         return Err("bad-txns-duplicate");
+    }
+    let lock_time_cutoff = mtp(st, prev);
+    if !block.txdata.iter().all(|tx| is_final(tx, height, lock_time_cutoff)) {
+        return Err("bad-txns-nonfinal");
     }
     let mut changes = Vec::new();
     let mut created: HashMap<Vec<u8>, Coin> = HashMap::new();
@@ -681,6 +698,49 @@ fn check_block(
         return Err("bad-cb-amount");
     }
     Ok((changes, undo, fees))
+}
+
+/// Core's context-free `CheckTransaction`.
+fn check_transaction(tx: &Transaction) -> Result<(), &'static str> {
+    if tx.input.is_empty() {
+        return Err("bad-txns-vin-empty");
+    }
+    if tx.output.is_empty() {
+        return Err("bad-txns-vout-empty");
+    }
+    if tx.base_size() * 4 > 4_000_000 {
+        return Err("bad-txns-oversize");
+    }
+    let mut total = 0u64;
+    for out in &tx.output {
+        let v = out.value.to_sat();
+        if v > MAX_MONEY {
+            return Err("bad-txns-vout-toolarge");
+        }
+        total += v;
+        if total > MAX_MONEY {
+            return Err("bad-txns-txouttotal-toolarge");
+        }
+    }
+    let mut prevouts = std::collections::HashSet::new();
+    if !tx.input.iter().all(|i| prevouts.insert(i.previous_output)) {
+        return Err("bad-txns-inputs-duplicate");
+    }
+    if !tx.is_coinbase() && tx.input.iter().any(|i| i.previous_output.is_null()) {
+        return Err("bad-txns-prevout-null");
+    }
+    Ok(())
+}
+
+/// Core's `IsFinalTx` against the block's height and the median time past
+/// of its parent (BIP113).
+fn is_final(tx: &Transaction, height: u32, mtp: u32) -> bool {
+    let lock = tx.lock_time.to_consensus_u32();
+    if lock == 0 {
+        return true;
+    }
+    let reached = if lock < 500_000_000 { lock < height } else { lock < mtp };
+    reached || tx.input.iter().all(|i| i.sequence == Sequence::MAX)
 }
 
 /// Runs every input's scripts through Core's own interpreter
