@@ -471,6 +471,26 @@ fn transaction_rules() {
         let b = block(t.hash, t.time + 1, h, 50 * COIN, &miner, txs);
         assert_eq!(submit(&node, &b), json!(reason));
     }
+    // BIP68: an input locked for one block cannot spend an output of the same block
+    let parent = signed(cb1, cb1_out.value, vec![out(49 * COIN)], 0, u32::MAX);
+    let mut child = spend(OutPoint { txid: parent.compute_txid(), vout: 0 }, out(48 * COIN));
+    child.input[0].sequence = Sequence(1);
+    sign_p2wpkh(&mut child, &alice, Amount::from_sat(49 * COIN));
+    let b = block(t.hash, t.time + 1, h, 50 * COIN, &miner, vec![parent, child]);
+    assert_eq!(submit(&node, &b), json!("bad-txns-nonfinal"));
+    // too many signature operations
+    let mut b = block(t.hash, t.time + 1, h, 50 * COIN, &miner, vec![]);
+    b.txdata[0].output.push(TxOut { value: Amount::ZERO, script_pubkey: ScriptBuf::from_bytes(vec![0xac; 20_001]) });
+    let witness_root = b.witness_root().unwrap();
+    let commitment = Block::compute_witness_commitment(&witness_root, &[0u8; 32]);
+    let mut data = vec![0xaa, 0x21, 0xa9, 0xed];
+    data.extend_from_slice(commitment.as_byte_array());
+    b.txdata[0].output[1].script_pubkey = Builder::new()
+        .push_opcode(opcodes::all::OP_RETURN)
+        .push_slice(PushBytesBuf::try_from(data).unwrap())
+        .into_script();
+    grind(&mut b);
+    assert_eq!(submit(&node, &b), json!("bad-blk-sigops"));
     // a lock time that is reached, or final sequences, are fine; so is a chain of spends in one block
     let first = signed(cb2, cb2_out.value, vec![out(49 * COIN)], h - 1, 0);
     let b = block(t.hash, t.time + 1, h, 50 * COIN + COIN, &miner, vec![first]);

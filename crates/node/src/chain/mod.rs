@@ -41,6 +41,8 @@ pub const HALVING_INTERVAL: u32 = 150;
 pub const COINBASE_MATURITY: u32 = 100;
 /// Blocks read back and checked at start (Core's `-checkblocks` default).
 const CHECK_BLOCKS: usize = 6;
+/// Core's `MAX_BLOCK_SIGOPS_COST`.
+const MAX_BLOCK_SIGOPS_COST: usize = 80_000;
 /// Core's `MAX_MONEY`.
 const MAX_MONEY: u64 = 21_000_000 * 100_000_000;
 /// A tip older than this keeps the node in initial block download.
@@ -645,6 +647,7 @@ fn check_block(
     let mut spent = std::collections::HashSet::new();
     let mut undo = serialize(&VarInt(block.txdata.len() as u64 - 1));
     let mut fees = 0u64;
+    let mut sigop_cost = 0usize;
     for (i, tx) in block.txdata.iter().enumerate() {
         let txid = tx.compute_txid();
         if i > 0 {
@@ -670,6 +673,9 @@ fn check_block(
                 if coin.coinbase && height - coin.height < COINBASE_MATURITY {
                     return Err("bad-txns-premature-spend-of-coinbase");
                 }
+                if !sequence_lock_met(st, tx, input, coin.height, height, prev) {
+                    return Err("bad-txns-nonfinal");
+                }
                 value_in += coin.txout.value.to_sat();
                 coin.write_undo(&mut undo);
                 spent_outputs.push(coin.txout.clone());
@@ -680,6 +686,9 @@ fn check_block(
             if value_in < value_out {
                 return Err("bad-txns-in-belowout");
             }
+            let by_outpoint: HashMap<OutPoint, TxOut> =
+                tx.input.iter().map(|i| i.previous_output).zip(spent_outputs.iter().cloned()).collect();
+            sigop_cost += tx.total_sigop_cost(|op| by_outpoint.get(op).cloned());
             verify_scripts(tx, &spent_outputs)?;
             fees += value_in - value_out;
         }
@@ -692,6 +701,10 @@ fn check_block(
             changes.push(UtxoChange::Add(utxo_key(&op), coin.encode()));
             created.insert(utxo_key(&op), coin);
         }
+    }
+    sigop_cost += first.total_sigop_cost(|_| None);
+    if sigop_cost > MAX_BLOCK_SIGOPS_COST {
+        return Err("bad-blk-sigops");
     }
     let coinbase_out: u64 = first.output.iter().map(|o| o.value.to_sat()).sum();
     if coinbase_out > subsidy(height) + fees {
@@ -730,6 +743,36 @@ fn check_transaction(tx: &Transaction) -> Result<(), &'static str> {
         return Err("bad-txns-prevout-null");
     }
     Ok(())
+}
+
+/// BIP68 relative lock of one input, for a block at `height` whose parent
+/// is `prev` (Core's `CalculateSequenceLocks` and `EvaluateSequenceLocks`).
+fn sequence_lock_met(
+    st: &State,
+    tx: &Transaction,
+    input: &TxIn,
+    coin_height: u32,
+    height: u32,
+    prev: BlockHash,
+) -> bool {
+    const DISABLE: u32 = 1 << 31;
+    const TYPE_TIME: u32 = 1 << 22;
+    const MASK: u32 = 0x0000_ffff;
+    let seq = input.sequence.0;
+    if tx.version.0 < 2 || seq & DISABLE != 0 {
+        return true;
+    }
+    let value = seq & MASK;
+    if seq & TYPE_TIME != 0 {
+        // the median time past of the block before the coin's block
+        let base = coin_height.saturating_sub(1);
+        let base_mtp = st.active.get(base as usize).map_or(0, |h| mtp(st, *h));
+        let min_time = i64::from(base_mtp) + (i64::from(value) << 9) - 1;
+        i64::from(mtp(st, prev)) > min_time
+    } else {
+        let min_height = i64::from(coin_height) + i64::from(value) - 1;
+        i64::from(height) > min_height
+    }
 }
 
 /// Core's `IsFinalTx` against the block's height and the median time past
