@@ -270,6 +270,13 @@ fn sigkill_while_mining_loses_nothing_committed() {
         assert_eq!(block["height"], json!(height));
         let utxo = node.rpc("gettxoutsetinfo", json!(["none"]));
         assert_eq!(utxo["txouts"], json!(height), "round {round}: one coin per mined block");
+        // re-derived from the blocks: each block's coinbase output is unspent
+        for h in [1, height / 2, height].into_iter().filter(|h| *h > 0) {
+            let hash = node.rpc("getblockhash", json!([h]));
+            let coinbase = node.rpc("getblock", json!([hash, 1]))["tx"][0].clone();
+            let coin = node.rpc("gettxout", json!([coinbase, 0]));
+            assert_eq!(coin["confirmations"], json!(height - h + 1), "round {round}: coin of block {h}");
+        }
         assert_eq!(utxo["total_amount"].to_string(), subsidy_total(height));
         last_height = height;
         // mine in the background and kill at a pseudo-random moment
