@@ -178,6 +178,8 @@ pub(crate) struct Store {
     file: u32,
     file_len: u64,
     rev_len: u64,
+    /// Size past which a new file is started ([`MAX_BLOCKFILE_SIZE`]).
+    max_file_size: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -205,7 +207,8 @@ impl Store {
         }
         let index = Database::create(index_dir.join("index.redb")).map_err(db_err)?;
         let chainstate = Database::create(chainstate_dir.join("chainstate.redb")).map_err(db_err)?;
-        let mut store = Self { blocks_dir, index, chainstate, file: 0, file_len: 0, rev_len: 0 };
+        let mut store =
+            Self { blocks_dir, index, chainstate, file: 0, file_len: 0, rev_len: 0, max_file_size: MAX_BLOCKFILE_SIZE };
         // append to the highest-numbered block file there is
         while blk_path(&store.blocks_dir, "blk", store.file + 1).exists() {
             store.file += 1;
@@ -297,7 +300,7 @@ impl Store {
 
     /// Appends a block and its undo data; returns where they went.
     pub(crate) fn write_block(&mut self, block: &[u8], undo: &[u8], prev: &BlockHash) -> Result<Location, StoreError> {
-        if self.file_len + block.len() as u64 + 8 > MAX_BLOCKFILE_SIZE && self.file_len > 0 {
+        if self.file_len + block.len() as u64 + 8 > self.max_file_size && self.file_len > 0 {
             self.file += 1;
             self.file_len = 0;
             self.rev_len = 0;
@@ -496,6 +499,35 @@ mod tests {
             let v = enc(n);
             assert_eq!(read_varint(&v), Some((n, v.len())));
         }
+    }
+
+    #[test]
+    fn block_files_roll_over_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("ferronode-store-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).unwrap();
+        store.max_file_size = 1000;
+        let prev = BlockHash::all_zeros();
+        let mut locs = Vec::new();
+        for i in 0..5u8 {
+            let block = vec![i; 300];
+            locs.push(store.write_block(&block, &[i; 3], &prev).unwrap());
+        }
+        // three 308-byte records fit under 1000 bytes, then a new file starts
+        assert_eq!(locs.iter().map(|l| l.file).collect::<Vec<_>>(), vec![0, 0, 0, 1, 1]);
+        assert!(dir.join("blocks/blk00001.dat").exists() && dir.join("blocks/rev00001.dat").exists());
+        for (i, loc) in locs.iter().enumerate() {
+            let i = u8::try_from(i).unwrap();
+            assert_eq!(store.read_block(loc).unwrap(), vec![i; 300]);
+            assert_eq!(store.read_undo(loc, &prev).unwrap(), vec![i; 3]);
+        }
+        // a damaged undo checksum is detected
+        assert!(store.read_undo(&locs[0], &BlockHash::from_byte_array([1; 32])).is_err());
+        // reopening appends to the last file
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.file, 1);
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
