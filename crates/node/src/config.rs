@@ -67,6 +67,14 @@ pub struct NodeConfig {
     pub cjdns_reachable: bool,
     /// `-txindex`.
     pub txindex: bool,
+    /// The PID file (`-pid`), `None` with `-nopid`.
+    pub pid_file: Option<PathBuf>,
+    /// The settings file (`-settings`), `None` with `-nosettings`.
+    pub settings_file: Option<PathBuf>,
+    /// `-startupnotify` commands.
+    pub startupnotify: Vec<String>,
+    /// `-shutdownnotify` commands.
+    pub shutdownnotify: Vec<String>,
     /// `-uacomment` values.
     pub uacomment: Vec<String>,
     /// Accepted options that have no effect yet, to log once.
@@ -197,6 +205,11 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
     };
 
     let ignored = options::IGNORED.iter().filter(|s| args.is_set(s.name)).map(|s| format!("-{}", s.name)).collect();
+    let pid_file = (!args.is_negated("pid"))
+        .then(|| abs(&net_dir, &args.get("pid").filter(|p| !p.is_empty()).unwrap_or_else(|| "ferronoded.pid".into())));
+    let settings_file = (!args.is_negated("settings")).then(|| {
+        abs(&net_dir, &args.get("settings").filter(|p| !p.is_empty()).unwrap_or_else(|| "settings.json".into()))
+    });
     Ok(Invocation::Run(Box::new(NodeConfig {
         datadir,
         net_dir,
@@ -210,6 +223,10 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
         txindex: args.get_bool("txindex", false),
+        pid_file,
+        settings_file,
+        startupnotify: args.get_all("startupnotify"),
+        shutdownnotify: args.get_all("shutdownnotify"),
         uacomment: args.get_all("uacomment"),
         ignored,
         warnings,

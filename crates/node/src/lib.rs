@@ -151,8 +151,85 @@ fn parse_allowip(value: &str, cjdns_reachable: bool) -> Option<Subnet> {
     Some(subnet)
 }
 
+/// Core's `LockDirectory`: an exclusive `flock` on `<dir>/.lock`, held for
+/// the life of the returned file.
+#[allow(unsafe_code)]
+fn lock_directory(dir: &std::path::Path) -> Result<std::fs::File, InitError> {
+    use std::os::unix::io::AsRawFd as _;
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| InitError(format!("Error while attempting to lock directory {}: {e}", dir.display())))?;
+    // SAFETY: flock only reads the descriptor, which `file` owns.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(InitError(format!(
+            "Cannot obtain a lock on directory {}. ferronode is probably already running.",
+            dir.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// Runs `-startupnotify`/`-shutdownnotify` commands through the shell.
+fn run_commands(cmds: &[String], wait: bool) {
+    for cmd in cmds {
+        match std::process::Command::new("sh").arg("-c").arg(cmd).stdin(std::process::Stdio::null()).spawn() {
+            Ok(mut child) => {
+                if wait {
+                    let _ = child.wait();
+                } else {
+                    std::thread::spawn(move || child.wait());
+                }
+            }
+            Err(e) => tracing::error!("runCommand error: unable to run {cmd}: {e}"),
+        }
+    }
+}
+
 /// Runs the node until shutdown. Returns the process exit code.
 pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
+    // AppInitSanityChecks: one node per data directory
+    let _lock = match lock_directory(&config.net_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            report_init_error(&e.0);
+            return 1;
+        }
+    };
+    run_locked(config, shutdown).await
+}
+
+async fn run_locked(config: NodeConfig, shutdown: Shutdown) -> u8 {
+    if let Some(path) = &config.settings_file {
+        if !path.exists() {
+            if let Err(e) = std::fs::write(path, "{\n}\n") {
+                report_init_error(&format!("Settings file could not be written: {}: {e}", path.display()));
+                return 1;
+            }
+        }
+    }
+    if let Some(path) = &config.pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            report_init_error(&format!("Unable to create the PID file '{}': {e}", path.display()));
+            return 1;
+        }
+    }
+    let code = run_servers(&config, shutdown).await;
+    if let Some(path) = &config.pid_file {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!("Unable to remove PID file ({}): {e}", path.display());
+        }
+    }
+    tracing::info!("Shutdown: done");
+    code
+}
+
+async fn run_servers(config: &NodeConfig, shutdown: Shutdown) -> u8 {
+    let config = config.clone();
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -188,9 +265,17 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
     let txindex = config.txindex;
     let opened = tokio::task::spawn_blocking(move || chain::Chain::open(&net_dir, txindex)).await;
     let mut exit_code = 0;
+    let fatal_code = Arc::new(std::sync::atomic::AtomicU8::new(0));
     match opened {
         Ok(Ok(chain)) => {
             let chain = Arc::new(chain);
+            let requester = shutdown.requester();
+            let fatal_code = Arc::clone(&fatal_code);
+            chain.set_fatal_handler(Box::new(move |message| {
+                report_init_error(&format!("A fatal internal error occurred, see debug.log for details: {message}"));
+                fatal_code.store(1, std::sync::atomic::Ordering::SeqCst);
+                requester.request();
+            }));
             tracing::info!("Loaded best chain: hashBestChain={} height={}", chain.tip().hash, chain.height());
             let _ = slot.set(chain);
             init_message("Verifying blocks…");
@@ -198,6 +283,7 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
             if let Some(s) = &servers {
                 s.rpc.set_warmup_finished();
             }
+            run_commands(&config.startupnotify, false);
             shutdown.requested().await;
         }
         Ok(Err(e)) => {
@@ -210,7 +296,8 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
         }
     }
 
-    // Interrupt
+    // Interrupt: -shutdownnotify first, waited for, as in Core
+    run_commands(&config.shutdownnotify, true);
     if let Some(s) = &servers {
         s.http.interrupt();
         s.http_rpc.interrupt();
@@ -223,8 +310,7 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
         rpc.stop();
         http.stop().await;
     }
-    tracing::info!("Shutdown: done");
-    exit_code
+    exit_code.max(fatal_code.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 fn spawn_signal_handlers(requester: ShutdownRequester) {

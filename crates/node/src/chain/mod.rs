@@ -105,9 +105,17 @@ struct State {
     txindex: Option<TxIndex>,
 }
 
+/// Called with Core's message (`Failed to write block.`) when the chain
+/// cannot go on: the node's fatal-error abort.
+pub type FatalHandler = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The chain, shared by the RPC commands.
 pub struct Chain {
     state: Mutex<State>,
+    /// Set by the node; see [`FatalHandler`].
+    fatal: std::sync::OnceLock<FatalHandler>,
+    /// Warnings for `getblockchaininfo` (a fatal internal error).
+    warnings: Mutex<Vec<String>>,
     /// `setmocktime`, 0 when unset.
     mocktime: AtomicU64,
     /// Initial block download; latches to false.
@@ -222,7 +230,13 @@ impl Chain {
             }
         }
         sync_txindex(&state)?;
-        let chain = Self { state: Mutex::new(state), mocktime: AtomicU64::new(0), ibd: AtomicBool::new(true) };
+        let chain = Self {
+            state: Mutex::new(state),
+            fatal: std::sync::OnceLock::new(),
+            warnings: Mutex::new(Vec::new()),
+            mocktime: AtomicU64::new(0),
+            ibd: AtomicBool::new(true),
+        };
         chain.verify_tip()?;
         Ok(chain)
     }
@@ -252,6 +266,35 @@ impl Chain {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Installs the fatal-error handler (once).
+    pub fn set_fatal_handler(&self, f: FatalHandler) {
+        let _ = self.fatal.set(f);
+    }
+
+    /// Warnings to show in `getblockchaininfo`.
+    #[must_use]
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Core's `AbortNode`: records the warning and hands the message to the
+    /// node, which reports it and shuts down with exit code 1.
+    fn fatal_error(&self, e: &BlockError) {
+        let BlockError::Store(detail) = e else { return };
+        let message = if detail.contains("rev") && detail.contains(".dat") {
+            "Failed to write undo data."
+        } else if detail.contains("database") {
+            "Failed to write to coin database."
+        } else {
+            "Failed to write block."
+        };
+        tracing::error!("{message} ({detail})");
+        self.warnings.lock().unwrap_or_else(PoisonError::into_inner).push(message.to_owned());
+        if let Some(f) = self.fatal.get() {
+            f(message);
+        }
     }
 
     /// The node's clock: mock time when set.
@@ -408,7 +451,9 @@ impl Chain {
             return Ok(None);
         }
         let (changes, undo, _) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
-        let hash = connect(&mut st, &block, height, changes, undo)?;
+        let connected = connect(&mut st, &block, height, changes, undo);
+        drop(st);
+        let hash = connected.inspect_err(|e| self.fatal_error(e))?;
         Ok(Some(hash))
     }
 
@@ -431,7 +476,9 @@ impl Chain {
         grind(&mut block, u64::MAX);
         let (changes, undo, _) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
         if submit {
-            connect(&mut st, &block, height, changes, undo)?;
+            let connected = connect(&mut st, &block, height, changes, undo);
+            drop(st);
+            connected.inspect_err(|e| self.fatal_error(e))?;
         }
         Ok(block)
     }
@@ -455,7 +502,9 @@ impl Chain {
         }
         let height = parent.height + 1;
         let (changes, undo, _) = check_block(&st, block, height, self.now()).map_err(BlockError::Invalid)?;
-        connect(&mut st, block, height, changes, undo)
+        let connected = connect(&mut st, block, height, changes, undo);
+        drop(st);
+        connected.inspect_err(|e| self.fatal_error(e))
     }
 }
 

@@ -47,6 +47,14 @@ fn decode_tx(hexstr: &str) -> Result<bitcoin::Transaction, RpcError> {
         .ok_or_else(|| RpcError::new(codes::RPC_DESERIALIZATION_ERROR, "TX decode failed"))
 }
 
+/// What Core answers when a mined block cannot be stored.
+fn mining_error(e: BlockError) -> RpcError {
+    match e {
+        BlockError::Store(_) => RpcError::new(codes::RPC_INTERNAL_ERROR, "ProcessNewBlock, block not accepted"),
+        other => RpcError::misc(other.to_string()),
+    }
+}
+
 fn block_not_found() -> RpcError {
     RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
 }
@@ -401,7 +409,7 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                     o.insert("chainwork".into(), json!(chainwork_hex(tip.height)));
                     o.insert("size_on_disk".into(), json!(c.size_on_disk()));
                     o.insert("pruned".into(), json!(false));
-                    o.insert("warnings".into(), json!([]));
+                    o.insert("warnings".into(), json!(c.warnings()));
                     Ok(Value::Object(o))
                 })
                 .await
@@ -428,7 +436,7 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                     blocking(&s, move |c| {
                         let mut hashes = Vec::new();
                         for _ in 0..n.max(0) {
-                            match c.mine(&script, max_tries).map_err(|e| RpcError::misc(e.to_string()))? {
+                            match c.mine(&script, max_tries).map_err(mining_error)? {
                                 Some(h) => hashes.push(json!(h.to_string())),
                                 None => break,
                             }
@@ -485,7 +493,7 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                     blocking(&s, move |c| {
                         let mut hashes = Vec::new();
                         for _ in 0..n.max(0) {
-                            match c.mine(&script, max_tries).map_err(|e| RpcError::misc(e.to_string()))? {
+                            match c.mine(&script, max_tries).map_err(mining_error)? {
                                 Some(h) => hashes.push(json!(h.to_string())),
                                 None => break,
                             }

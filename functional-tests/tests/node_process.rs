@@ -1,0 +1,109 @@
+//! The node as a process: the data-directory lock, the PID file, the
+//! settings file, start-up and shutdown notifications, `-server=0`, and the
+//! fatal-error abort when a block cannot be written.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use ferronode_functional_tests::TestNode;
+use serde_json::json;
+
+fn wait_for_file(path: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn lock_pid_and_settings() {
+    let mut node = TestNode::start_new(&[]);
+    let net = node.net_dir();
+    let pid: u32 = std::fs::read_to_string(net.join("ferronoded.pid")).unwrap().trim().parse().unwrap();
+    assert_eq!(pid, node.pid());
+    assert_eq!(std::fs::read_to_string(net.join("settings.json")).unwrap(), "{\n}\n");
+    assert!(net.join(".lock").exists());
+    // a second node on the same data directory
+    let mut second = TestNode::new(&[]);
+    second.rpc_port = ferronode_functional_tests::free_port();
+    let datadir = format!("-datadir={}", node.datadir.path().display());
+    second.assert_start_raises_init_error(
+        &[&datadir],
+        &format!("Error: Cannot obtain a lock on directory {}. ferronode is probably already running.", net.display()),
+    );
+    node.stop_node();
+    assert!(!net.join("ferronoded.pid").exists(), "the PID file is removed at stop");
+    // custom and disabled files
+    node.start(&["-pid=custom.pid", "-nosettings"]);
+    node.wait_for_rpc_connection();
+    std::fs::remove_file(net.join("settings.json")).unwrap();
+    assert!(net.join("custom.pid").exists());
+    node.stop_node();
+    assert!(!net.join("settings.json").exists());
+}
+
+#[test]
+fn startup_and_shutdown_notify() {
+    let mut node = TestNode::new(&[]);
+    let started = node.datadir.path().join("started");
+    let stopping = node.datadir.path().join("stopping");
+    node.start(&[
+        &format!("-startupnotify=touch {}", started.display()),
+        &format!("-shutdownnotify=touch {}", stopping.display()),
+    ]);
+    node.wait_for_rpc_connection();
+    wait_for_file(&started);
+    assert!(!stopping.exists());
+    node.stop_node();
+    assert!(stopping.exists(), "shutdownnotify ran, and was waited for, before exit");
+}
+
+#[test]
+fn server_off_means_no_rpc() {
+    let mut node = TestNode::new(&["-server=0"]);
+    node.start(&[]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", node.rpc_port)).is_err(), "nothing listens");
+    assert!(!node.net_dir().join(".cookie").exists());
+    node.signal(libc::SIGTERM);
+    node.wait_until_stopped(Duration::from_secs(5), false);
+}
+
+#[test]
+fn failed_block_write_aborts_the_node() {
+    let mut node = TestNode::start_new(&[]);
+    let cookie = node.cookie();
+    // idle keep-alive connections must not hold the abort up
+    let idle: Vec<_> = (0..100)
+        .map(|_| {
+            let mut c = node.connect();
+            assert_eq!(c.call(&cookie, "getblockcount", json!([])).unwrap(), Ok(json!(0)));
+            c
+        })
+        .collect();
+    // Tests run as root, for whom permissions do not stop writes: put a
+    // directory where the block file is, so appending to it fails.
+    let blk = node.net_dir().join("blocks/blk00000.dat");
+    std::fs::remove_file(&blk).unwrap();
+    std::fs::create_dir(&blk).unwrap();
+    let started = Instant::now();
+    node.assert_debug_log(&["Failed to write block."], || {
+        let err =
+            node.try_rpc("generatetoaddress", json!([1, "mjTkW3DjgyZck4KbiRusZsqTgaYTxdSz6z"])).unwrap().unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (-32603, "ProcessNewBlock, block not accepted"));
+    });
+    node.wait_until_stopped(Duration::from_secs(5), true);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        node.stderr().trim(),
+        "Error: A fatal internal error occurred, see debug.log for details: Failed to write block."
+    );
+    drop(idle);
+    // a restart on the damaged state fails
+    node.start(&[]);
+    let status = node.wait_for_exit(Duration::from_secs(60)).expect("the node exits");
+    assert_eq!(status.code(), Some(1));
+    assert!(node.stderr().starts_with("Error: "));
+}
