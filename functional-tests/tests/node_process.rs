@@ -107,3 +107,35 @@ fn failed_block_write_aborts_the_node() {
     assert_eq!(status.code(), Some(1));
     assert!(node.stderr().starts_with("Error: "));
 }
+
+#[test]
+fn logging_rpc_sighup_and_shrink() {
+    let mut node = TestNode::new(&[]);
+    std::fs::create_dir_all(node.net_dir()).unwrap();
+    std::fs::write(node.debug_log_path(), vec![b'x'; 12_000_000]).unwrap();
+    node.start(&[]);
+    node.wait_for_rpc_connection();
+    let size = std::fs::metadata(node.debug_log_path()).unwrap().len();
+    assert!(size < 11_000_000, "-shrinkdebugfile keeps the last 10 MB, got {size}");
+
+    let cats = node.rpc("logging", json!([]));
+    assert_eq!(cats["http"], json!(false));
+    assert!(cats.as_object().unwrap().keys().is_sorted());
+    assert_eq!(node.rpc("logging", json!([["http"]]))["http"], json!(true));
+    node.assert_debug_log(&["[http] Received a POST request for / from 127.0.0.1:"], || {
+        node.rpc("getblockcount", json!([]));
+    });
+    assert_eq!(node.rpc("logging", json!([[], ["http"]]))["http"], json!(false));
+    let err = node.try_rpc("logging", json!([["bogus"]])).unwrap().unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (-8, "unknown logging category bogus"));
+
+    // SIGHUP reopens the log after rotation
+    let rotated = node.net_dir().join("debug.log.1");
+    std::fs::rename(node.debug_log_path(), &rotated).unwrap();
+    node.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    node.stop_node();
+    let fresh = std::fs::read_to_string(node.debug_log_path()).unwrap();
+    assert!(fresh.contains("Shutdown: done"), "{fresh}");
+    assert!(!String::from_utf8_lossy(&std::fs::read(&rotated).unwrap()).contains("Shutdown: done"));
+}

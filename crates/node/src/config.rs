@@ -67,6 +67,8 @@ pub struct NodeConfig {
     pub cjdns_reachable: bool,
     /// `-txindex`.
     pub txindex: bool,
+    /// `-shrinkdebugfile` (default: on unless debug categories are on).
+    pub shrink_debug_file: bool,
     /// The PID file (`-pid`), `None` with `-nopid`.
     pub pid_file: Option<PathBuf>,
     /// The settings file (`-settings`), `None` with `-nosettings`.
@@ -223,6 +225,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
         txindex: args.get_bool("txindex", false),
+        shrink_debug_file: args.get_bool("shrinkdebugfile", args.get_all("debug").is_empty()),
         pid_file,
         settings_file,
         startupnotify: args.get_all("startupnotify"),

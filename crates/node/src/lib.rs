@@ -57,8 +57,36 @@ pub fn rpc_table(
     http: Option<MetricsHandle>,
     slot: &chain::rpc::ChainSlot,
     identity: &chain::rpc::NodeIdentity,
+    log: Option<Arc<logging::LogHandle>>,
 ) -> RpcTable {
     let mut table = RpcTable::new();
+    if let Some(log) = log {
+        table.add(
+            Command::new(
+                "control",
+                "logging",
+                "Gets and sets the logging configuration.\nWhen called without an argument, returns the list of categories with status that are currently being debug logged or not.\nWhen called with arguments, adds or removes categories from debug logging and return the lists above.",
+                move |p, _| {
+                    let log = Arc::clone(&log);
+                    async move {
+                        let names = |v: Option<&serde_json::Value>| -> Vec<String> {
+                            v.and_then(serde_json::Value::as_array)
+                                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                                .unwrap_or_default()
+                        };
+                        log.set(&names(p.first()), &names(p.get(1))).map_err(|cat| {
+                            ferronode_httprpc::RpcError::invalid_parameter(format!("unknown logging category {cat}"))
+                        })?;
+                        let obj: serde_json::Map<String, serde_json::Value> =
+                            log.categories().into_iter().map(|(c, on)| (c, json!(on))).collect();
+                        Ok(serde_json::Value::Object(obj))
+                    }
+                },
+            )
+            .arg(ferronode_httprpc::Arg::optional("include", ferronode_httprpc::ArgType::Arr, "The categories to add to debug logging"))
+            .arg(ferronode_httprpc::Arg::optional("exclude", ferronode_httprpc::ArgType::Arr, "The categories to remove from debug logging")),
+        );
+    }
     if let Some(http) = http {
         table.add(
             Command::new(
@@ -101,6 +129,7 @@ async fn app_init_servers(
     config: &NodeConfig,
     requester: ShutdownRequester,
     slot: &chain::rpc::ChainSlot,
+    log: Option<Arc<logging::LogHandle>>,
 ) -> Result<Servers, InitError> {
     let http_error = || InitError("Unable to start HTTP server. See debug log for details.".into());
     let mut http_config = config.http.clone();
@@ -124,7 +153,7 @@ async fn app_init_servers(
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
     let rpc = RpcServer::new(
-        rpc_table(Some(http.metrics_handle()), slot, &config.identity()),
+        rpc_table(Some(http.metrics_handle()), slot, &config.identity(), log),
         log_path,
         Arc::new(move || requester.request()),
     );
@@ -191,7 +220,7 @@ fn run_commands(cmds: &[String], wait: bool) {
 }
 
 /// Runs the node until shutdown. Returns the process exit code.
-pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
+pub async fn run(config: NodeConfig, shutdown: Shutdown, log: Option<Arc<logging::LogHandle>>) -> u8 {
     // AppInitSanityChecks: one node per data directory
     let _lock = match lock_directory(&config.net_dir) {
         Ok(f) => f,
@@ -200,10 +229,10 @@ pub async fn run(config: NodeConfig, shutdown: Shutdown) -> u8 {
             return 1;
         }
     };
-    run_locked(config, shutdown).await
+    run_locked(config, shutdown, log).await
 }
 
-async fn run_locked(config: NodeConfig, shutdown: Shutdown) -> u8 {
+async fn run_locked(config: NodeConfig, shutdown: Shutdown, log: Option<Arc<logging::LogHandle>>) -> u8 {
     if let Some(path) = &config.settings_file {
         if !path.exists() {
             if let Err(e) = std::fs::write(path, "{\n}\n") {
@@ -218,7 +247,7 @@ async fn run_locked(config: NodeConfig, shutdown: Shutdown) -> u8 {
             return 1;
         }
     }
-    let code = run_servers(&config, shutdown).await;
+    let code = run_servers(&config, shutdown, log).await;
     if let Some(path) = &config.pid_file {
         if let Err(e) = std::fs::remove_file(path) {
             tracing::warn!("Unable to remove PID file ({}): {e}", path.display());
@@ -228,7 +257,7 @@ async fn run_locked(config: NodeConfig, shutdown: Shutdown) -> u8 {
     code
 }
 
-async fn run_servers(config: &NodeConfig, shutdown: Shutdown) -> u8 {
+async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<logging::LogHandle>>) -> u8 {
     let config = config.clone();
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -238,11 +267,11 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown) -> u8 {
     }
     tracing::info!("ferronode version v{}", env!("CARGO_PKG_VERSION"));
     tracing::info!("Using data directory {}", config.net_dir.display());
-    spawn_signal_handlers(shutdown.requester());
+    spawn_signal_handlers(shutdown.requester(), log.clone());
 
     let slot = chain::rpc::ChainSlot::default();
     let servers = if config.server {
-        match app_init_servers(&config, shutdown.requester(), &slot).await {
+        match app_init_servers(&config, shutdown.requester(), &slot, log).await {
             Ok(s) => Some(s),
             Err(e) => {
                 report_init_error(&e.0);
@@ -313,7 +342,7 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown) -> u8 {
     exit_code.max(fatal_code.load(std::sync::atomic::Ordering::SeqCst))
 }
 
-fn spawn_signal_handlers(requester: ShutdownRequester) {
+fn spawn_signal_handlers(requester: ShutdownRequester, log: Option<Arc<logging::LogHandle>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let kinds = [SignalKind::interrupt(), SignalKind::terminate()];
     for kind in kinds {
@@ -329,11 +358,13 @@ fn spawn_signal_handlers(requester: ShutdownRequester) {
             Err(e) => tracing::warn!("cannot install signal handler: {e}"),
         }
     }
-    // SIGHUP asks for the log to be reopened in Core; it must not kill us.
+    // SIGHUP reopens debug.log (log rotation), as in Core.
     if let Ok(mut hup) = signal(SignalKind::hangup()) {
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
-                tracing::info!("SIGHUP received");
+                if let Some(log) = &log {
+                    log.reopen();
+                }
             }
         });
     }

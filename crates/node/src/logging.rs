@@ -17,6 +17,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::LogConfig;
@@ -175,23 +176,126 @@ pub fn unknown_categories(debug: &[String], exclude: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Opens the log file and installs the global subscriber.
+/// Core's `RECENT_DEBUG_HISTORY_SIZE`: what `-shrinkdebugfile` keeps.
+const RECENT_DEBUG_HISTORY_SIZE: u64 = 10 * 1_000_000;
+
+/// Core's `ShrinkDebugFile`: past 110 % of the history size, keep only the
+/// last part of the file.
+fn shrink(path: &std::path::Path) -> io::Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let len = std::fs::metadata(path)?.len();
+    if len <= RECENT_DEBUG_HISTORY_SIZE / 10 * 11 {
+        return Ok(());
+    }
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(len - RECENT_DEBUG_HISTORY_SIZE))?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail)?;
+    std::fs::write(path, tail)
+}
+
+/// Run-time control of logging: reopen the file (SIGHUP) and switch debug
+/// categories (the `logging` RPC).
+pub struct LogHandle {
+    file: Option<(std::path::PathBuf, Arc<Mutex<File>>)>,
+    filter: reload::Handle<Targets, tracing_subscriber::Registry>,
+    categories: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for LogHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogHandle").finish_non_exhaustive()
+    }
+}
+
+impl LogHandle {
+    /// Reopens the debug log at its path (after log rotation).
+    pub fn reopen(&self) {
+        if let Some((path, file)) = &self.file {
+            match OpenOptions::new().create(true).append(true).open(path) {
+                Ok(new) => *file.lock().unwrap_or_else(PoisonError::into_inner) = new,
+                Err(e) => tracing::warn!("Failed to reopen debug log file {}: {e}", path.display()),
+            }
+        }
+    }
+
+    /// Every category with whether it is logged, sorted by name.
+    #[must_use]
+    pub fn categories(&self) -> Vec<(String, bool)> {
+        let on = self.categories.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<&str> = CATEGORIES.to_vec();
+        all.sort_unstable();
+        all.into_iter().map(|c| (c.to_owned(), on.iter().any(|o| o == c))).collect()
+    }
+
+    /// Switches categories on and off (`all`/`1` for every one).
+    ///
+    /// # Errors
+    /// The first unknown category.
+    pub fn set(&self, include: &[String], exclude: &[String]) -> Result<(), String> {
+        let expand = |names: &[String]| -> Result<Vec<String>, String> {
+            let mut out = Vec::new();
+            for n in names {
+                if n == "all" || n == "1" {
+                    out.extend(CATEGORIES.iter().map(|c| (*c).to_owned()));
+                } else if CATEGORIES.contains(&n.as_str()) {
+                    out.push(n.clone());
+                } else {
+                    return Err(n.clone());
+                }
+            }
+            Ok(out)
+        };
+        let inc = expand(include)?;
+        let exc = expand(exclude)?;
+        let mut on = self.categories.lock().unwrap_or_else(PoisonError::into_inner);
+        for c in inc {
+            if !on.contains(&c) {
+                on.push(c);
+            }
+        }
+        on.retain(|c| !exc.contains(c));
+        let _ = self.filter.reload(filter(&on, &[]));
+        Ok(())
+    }
+}
+
+/// Opens the log file and installs the global subscriber. Returns the
+/// handle for run-time changes, unless a subscriber was already installed.
 ///
 /// # Errors
 /// When the debug log cannot be opened.
-pub fn init(cfg: &LogConfig) -> io::Result<()> {
+pub fn init(cfg: &LogConfig, shrink_file: bool) -> io::Result<Option<Arc<LogHandle>>> {
     let file = match &cfg.file {
-        Some(path) => Some(Arc::new(Mutex::new(OpenOptions::new().create(true).append(true).open(path)?))),
+        Some(path) => {
+            if shrink_file && path.exists() {
+                let _ = shrink(path);
+            }
+            Some((path.clone(), Arc::new(Mutex::new(OpenOptions::new().create(true).append(true).open(path)?))))
+        }
         None => None,
     };
-    let sink = Sink { file, console: cfg.console };
+    let sink = Sink { file: file.as_ref().map(|(_, f)| Arc::clone(f)), console: cfg.console };
     let layer = tracing_subscriber::fmt::layer()
         .event_format(CoreFormat { micros: cfg.micros, thread_names: cfg.thread_names })
         .with_writer(sink);
+    let initial = filter(&cfg.debug, &cfg.debug_exclude);
+    let (reloadable, handle) = reload::Layer::new(initial);
+    let enabled: Vec<String> = CATEGORIES
+        .iter()
+        .filter(|c| {
+            let all = cfg.debug.iter().any(|d| d.is_empty() || d == "1" || d == "all");
+            let none = cfg.debug.iter().any(|d| d == "0" || d == "none");
+            !none && (all || cfg.debug.iter().any(|d| d == *c)) && !cfg.debug_exclude.iter().any(|e| e == *c)
+        })
+        .map(|c| (*c).to_owned())
+        .collect();
     // Installing twice only happens in tests that start two nodes in one
     // process; the first subscriber then keeps logging.
-    let _ = tracing_subscriber::registry().with(layer).with(filter(&cfg.debug, &cfg.debug_exclude)).try_init();
-    Ok(())
+    if tracing_subscriber::registry().with(reloadable).with(layer).try_init().is_err() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(LogHandle { file, filter: handle, categories: Mutex::new(enabled) })))
 }
 
 #[cfg(test)]

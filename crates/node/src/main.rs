@@ -26,13 +26,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    if let Err(e) = logging::init(&cfg.log) {
-        eprintln!(
-            "Error: Could not open debug log file {}: {e}",
-            cfg.log.file.as_ref().map_or_else(String::new, |p| p.display().to_string())
-        );
-        return ExitCode::FAILURE;
-    }
+    let log = match logging::init(&cfg.log, cfg.shrink_debug_file) {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!(
+                "Error: Could not open debug log file {}: {e}",
+                cfg.log.file.as_ref().map_or_else(String::new, |p| p.display().to_string())
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -40,7 +43,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run(*cfg, Shutdown::new()));
+    let code = runtime.block_on(run(*cfg, Shutdown::new(), log));
     // Every server task has finished by now; do not wait for stragglers.
     runtime.shutdown_background();
     ExitCode::from(code)
