@@ -195,7 +195,7 @@ fn help_and_hidden_commands() {
     let help = help.as_str().unwrap();
     assert!(help.starts_with("== Blockchain ==\ngetbestblockhash\ngetblock \"blockhash\" ( verbosity )\n"), "{help}");
     assert!(
-        help.contains("\n\n== Control ==\ngetrpcinfo\nhelp ( \"command\" )\nstop\nuptime\n\n== Generating ==\n"),
+        help.contains("\n\n== Control ==\ngetrpcinfo\nhelp ( \"command\" )\nlogging ( [...] [...] )\nstop\nuptime\n\n== Generating ==\n"),
         "{help}"
     );
     assert!(help.contains("\n\n== Mining ==\nsubmitblock \"hexdata\" ( dummy )\n"), "{help}");
