@@ -139,3 +139,28 @@ fn logging_rpc_sighup_and_shrink() {
     assert!(fresh.contains("Shutdown: done"), "{fresh}");
     assert!(!String::from_utf8_lossy(&std::fs::read(&rotated).unwrap()).contains("Shutdown: done"));
 }
+
+#[test]
+fn log_line_format_and_unwritable_datadir() {
+    let mut node = TestNode::start_new(&["-logtimemicros", "-logthreadnames", "-debug=http"]);
+    node.rpc("getblockcount", json!([]));
+    node.stop_node();
+    let log = node.debug_log();
+    let line = log.lines().find(|l| l.contains("[http] Received a POST request")).expect("an http line");
+    // 2026-11-26T17:09:00.123456Z [thread] [http] Received ...
+    let (ts, rest) = line.split_once(' ').unwrap();
+    assert_eq!(ts.len(), 27, "{line}");
+    assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T' && ts.as_bytes()[19] == b'.');
+    assert!(rest.starts_with('[') && rest.contains("] [http] Received a POST request"), "{line}");
+
+    let status = std::process::Command::new(ferronode_functional_tests::ferronoded())
+        .arg("-datadir=/proc/self")
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(
+        stderr.starts_with("Error: Cannot write to directory '/proc/self/regtest'; check permissions."),
+        "{stderr}"
+    );
+}

@@ -22,7 +22,8 @@ fn main() -> ExitCode {
     };
     for dir in [cfg.net_dir.clone(), cfg.net_dir.join("wallets")] {
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            eprintln!("Error: Cannot create data directory {}: {e}", dir.display());
+            // Core's message when the data directory cannot be written
+            eprintln!("Error: Cannot write to directory '{}'; check permissions. ({e})", cfg.net_dir.display());
             return ExitCode::FAILURE;
         }
     }
