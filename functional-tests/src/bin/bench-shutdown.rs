@@ -79,6 +79,30 @@ fn close_floor(n: usize) -> Duration {
     start.elapsed()
 }
 
+/// The fatal-error abort: a block write fails (its file replaced by a
+/// directory) with `idle` keep-alive connections open; time from the
+/// failing RPC's reply to the process's exit (status 1).
+fn abort_run(idle: usize) -> Duration {
+    let mut node = TestNode::start_new(&[]);
+    let cookie = node.cookie();
+    let mut conns = Vec::with_capacity(idle);
+    for _ in 0..idle {
+        let mut c = node.connect();
+        assert_eq!(c.call(&cookie, "getblockcount", json!([])).unwrap(), Ok(json!(0)));
+        conns.push(c);
+    }
+    let blk = node.net_dir().join("blocks/blk00000.dat");
+    std::fs::remove_file(&blk).unwrap();
+    std::fs::create_dir(&blk).unwrap();
+    let mut c = node.connect();
+    let reply = c.call(&cookie, "generatetoaddress", json!([1, "mjTkW3DjgyZck4KbiRusZsqTgaYTxdSz6z"])).unwrap();
+    let replied = Instant::now();
+    assert!(reply.is_err());
+    let status = node.wait_for_exit(Duration::from_secs(60)).expect("node exits");
+    assert_eq!(status.code(), Some(1));
+    replied.elapsed()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -126,4 +150,10 @@ fn main() {
             med.as_secs_f64() / base.as_secs_f64()
         );
     }
+    let aborts: Vec<Duration> = (0..rounds).map(|_| abort_run(1000)).collect();
+    let (lo, hi) = (*aborts.iter().min().unwrap(), *aborts.iter().max().unwrap());
+    println!();
+    println!("| fatal error (block write fails) with 1000 idle keep-alive connections | failing reply → exit 1 |");
+    println!("|---|---|");
+    println!("| median (min-max) | {} ({}-{}) ms |", ms(median(aborts)), ms(lo), ms(hi));
 }
