@@ -497,3 +497,32 @@ fn transaction_rules() {
     assert_eq!(submit(&node, &b), json!(null));
     node.stop_node();
 }
+
+#[test]
+fn reorg_to_an_invalid_branch_goes_back() {
+    let mut node = TestNode::start_new(&[]);
+    let (addr, _) = p2wpkh(&secret(14));
+    let miner = addr.script_pubkey();
+    node.rpc("generatetoaddress", json!([2, addr.to_string()]));
+    let old_tip = tip(&node);
+    let genesis_hash = BlockHash::from_str(node.rpc("getblockhash", json!([0])).as_str().unwrap()).unwrap();
+    let g_time =
+        u32::try_from(node.rpc("getblockheader", json!([genesis_hash.to_string()]))["time"].as_u64().unwrap()).unwrap();
+    // a competing branch from genesis: two valid blocks, then one paying too much
+    let b1 = block(genesis_hash, g_time + 1, 1, 50 * COIN, &miner, vec![]);
+    let b2 = block(b1.block_hash(), g_time + 2, 2, 50 * COIN, &miner, vec![]);
+    let b3 = block(b2.block_hash(), g_time + 3, 3, 50 * COIN + 1, &miner, vec![]);
+    assert_eq!(submit(&node, &b1), json!("inconclusive"));
+    assert_eq!(submit(&node, &b2), json!("inconclusive"));
+    assert_eq!(submit(&node, &b3), json!("bad-cb-amount"));
+    let now = tip(&node);
+    assert_eq!((now.hash, now.height), (old_tip.hash, old_tip.height), "back on the old branch");
+    let tips = node.rpc("getchaintips", json!([]));
+    let invalid = tips.as_array().unwrap().iter().find(|t| t["hash"] == json!(b3.block_hash().to_string())).unwrap();
+    assert_eq!(invalid["status"], json!("invalid"));
+    // a block on top of the invalid one is refused
+    let b4 = block(b3.block_hash(), g_time + 4, 4, 50 * COIN, &miner, vec![]);
+    assert_eq!(submit(&node, &b4), json!("bad-prevblk"));
+    assert_eq!(node.rpc("gettxoutsetinfo", json!([]))["txouts"], json!(2));
+    node.stop_node();
+}

@@ -94,6 +94,9 @@ pub enum BlockError {
     /// Writing it failed.
     #[error("{0}")]
     Store(String),
+    /// The chain cannot go on (Core's `FatalError`), with Core's message.
+    #[error("{0}")]
+    Fatal(&'static str),
 }
 
 struct State {
@@ -103,6 +106,8 @@ struct State {
     active: Vec<BlockHash>,
     /// `-txindex`, when enabled.
     txindex: Option<TxIndex>,
+    /// Blocks found invalid (and their descendants are refused).
+    invalid: std::collections::HashSet<BlockHash>,
 }
 
 /// Called with Core's message (`Failed to write block.`) when the chain
@@ -203,7 +208,8 @@ impl Chain {
             );
         }
         let txindex = if txindex { Some(TxIndex::open(net_dir)?) } else { None };
-        let mut state = State { store, entries, active: Vec::new(), txindex };
+        let mut state =
+            State { store, entries, active: Vec::new(), txindex, invalid: std::collections::HashSet::new() };
         match state.store.best_block()? {
             None => {
                 let genesis = genesis_block(Network::Regtest);
@@ -282,8 +288,14 @@ impl Chain {
     /// Core's `AbortNode`: records the warning and hands the message to the
     /// node, which reports it and shuts down with exit code 1.
     fn fatal_error(&self, e: &BlockError) {
-        let BlockError::Store(detail) = e else { return };
-        let message = if detail.contains("rev") && detail.contains(".dat") {
+        let detail = match e {
+            BlockError::Store(detail) => detail.as_str(),
+            BlockError::Fatal(message) => message,
+            _ => return,
+        };
+        let message = if let BlockError::Fatal(message) = e {
+            message
+        } else if detail.contains("rev") && detail.contains(".dat") {
             "Failed to write undo data."
         } else if detail.contains("database") {
             "Failed to write to coin database."
@@ -497,14 +509,64 @@ impl Chain {
             return Err(BlockError::Orphan);
         };
         check_header(&block.header)?;
-        if st.active.last() != Some(&parent.hash) {
-            return Err(BlockError::SideChain);
+        if st.invalid.contains(&parent.hash) {
+            return Err(BlockError::Invalid("bad-prevblk"));
         }
         let height = parent.height + 1;
+        if st.active.last() != Some(&parent.hash) {
+            // A side branch: keep it; switch to it when it has more work
+            // (every regtest block has the same work, so: when it is longer).
+            if !block.check_merkle_root() {
+                return Err(BlockError::Invalid("bad-txnmrklroot"));
+            }
+            let stored = store_side_block(&mut st, block, height);
+            let outcome = stored.and_then(|()| {
+                if height as usize + 1 > st.active.len() {
+                    reorg_to(&mut st, hash, self.now())
+                } else {
+                    Err(BlockError::SideChain)
+                }
+            });
+            drop(st);
+            return outcome.inspect_err(|e| self.fatal_error(e));
+        }
         let (changes, undo, _) = check_block(&st, block, height, self.now()).map_err(BlockError::Invalid)?;
         let connected = connect(&mut st, block, height, changes, undo);
         drop(st);
         connected.inspect_err(|e| self.fatal_error(e))
+    }
+
+    /// Every tip of the block tree: (block, status) with Core's status names.
+    #[must_use]
+    pub fn tips(&self) -> Vec<(BlockInfo, u32, &'static str)> {
+        let st = self.lock();
+        let parents: std::collections::HashSet<BlockHash> =
+            st.entries.values().filter(|i| i.height > 0).map(|i| i.header.prev_blockhash).collect();
+        let mut tips = Vec::new();
+        for info in st.entries.values().filter(|i| !parents.contains(&i.hash)) {
+            // branch length: blocks since the fork with the active chain
+            let mut len = 0;
+            let mut cur = info.clone();
+            while st.active.get(cur.height as usize) != Some(&cur.hash) {
+                len += 1;
+                match st.entries.get(&cur.header.prev_blockhash) {
+                    Some(p) => cur = p.clone(),
+                    None => break,
+                }
+            }
+            let status = if len == 0 {
+                "active"
+            } else if st.invalid.contains(&info.hash) {
+                "invalid"
+            } else if info.store_rec.loc.undo_pos != 0 {
+                "valid-fork"
+            } else {
+                "valid-headers"
+            };
+            tips.push((info.clone(), len, status));
+        }
+        tips.sort_by(|a, b| b.0.height.cmp(&a.0.height).then(a.1.cmp(&b.1)));
+        tips
     }
 }
 
@@ -885,6 +947,124 @@ fn sync_txindex(st: &State) -> Result<(), StoreError> {
         ix.add(&info.hash, &txids)?;
     }
     Ok(())
+}
+
+/// Stores a block that does not extend the tip: block bytes and index
+/// record, no undo data (it has not been connected).
+fn store_side_block(st: &mut State, block: &Block, height: u32) -> Result<(), BlockError> {
+    let hash = block.block_hash();
+    let loc = st.store.write_block_only(&serialize(block)).map_err(|e| BlockError::Store(e.to_string()))?;
+    let mut header = [0u8; 80];
+    header.copy_from_slice(&serialize(&block.header));
+    let rec = IndexRecord { height, n_tx: u32::try_from(block.txdata.len()).unwrap_or(u32::MAX), loc, header };
+    st.store.commit_index(&[(hash, rec.clone())]).map_err(|e| BlockError::Store(e.to_string()))?;
+    st.entries
+        .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });
+    Ok(())
+}
+
+/// Disconnects the tip with its undo data (Core's `DisconnectBlock`).
+/// Missing or unreadable undo data is fatal, as in Core.
+fn disconnect_tip(st: &mut State) -> Result<(), BlockError> {
+    let tip = *st.active.last().expect("the active chain always holds genesis");
+    let info = st.entries[&tip].clone();
+    if info.height == 0 {
+        return Err(BlockError::Invalid("cannot disconnect the genesis block"));
+    }
+    let prev = info.header.prev_blockhash;
+    let block: Block = st
+        .store
+        .read_block(&info.store_rec.loc)
+        .ok()
+        .and_then(|b| deserialize(&b).ok())
+        .ok_or(BlockError::Fatal("Failed to disconnect block."))?;
+    let undo = st
+        .store
+        .read_undo(&info.store_rec.loc, &prev)
+        .ok()
+        .and_then(|u| parse_undo(&u))
+        .filter(|u| u.len() + 1 == block.txdata.len())
+        .ok_or_else(|| {
+            tracing::error!("DisconnectBlock(): failure reading undo data of block {tip}");
+            BlockError::Fatal("Failed to disconnect block.")
+        })?;
+    let mut changes = Vec::new();
+    for (i, tx) in block.txdata.iter().enumerate().rev() {
+        let txid = tx.compute_txid();
+        for (vout, out) in tx.output.iter().enumerate() {
+            if !out.script_pubkey.is_op_return() {
+                let op = OutPoint { txid, vout: u32::try_from(vout).unwrap_or(u32::MAX) };
+                changes.push(UtxoChange::Spend(utxo_key(&op)));
+            }
+        }
+        if i > 0 {
+            for (input, coin) in tx.input.iter().zip(&undo[i - 1]) {
+                changes.push(UtxoChange::Add(utxo_key(&input.previous_output), coin.encode()));
+            }
+        }
+    }
+    st.store.commit_chainstate(&changes, &prev).map_err(|e| BlockError::Store(e.to_string()))?;
+    st.active.pop();
+    tracing::debug!(target: "validation", "Disconnected block {tip} at height {}", info.height);
+    Ok(())
+}
+
+/// Switches the active chain to end at `new_tip` (Core's
+/// `ActivateBestChain` for one candidate): disconnect back to the fork,
+/// connect the new branch; if a block of it is invalid, go back to the old
+/// branch.
+fn reorg_to(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, BlockError> {
+    let mut branch = Vec::new();
+    let mut cur = new_tip;
+    while st.active.get(st.entries[&cur].height as usize) != Some(&cur) {
+        branch.push(cur);
+        cur = st.entries[&cur].header.prev_blockhash;
+    }
+    branch.reverse();
+    let fork_height = st.entries[&cur].height as usize;
+    let old: Vec<BlockHash> = st.active[fork_height + 1..].to_vec();
+    tracing::info!(
+        "Reorganizing from {} to {new_tip}: {} blocks out, {} in",
+        st.active.last().map(ToString::to_string).unwrap_or_default(),
+        old.len(),
+        branch.len()
+    );
+    while st.active.len() > fork_height + 1 {
+        disconnect_tip(st)?;
+    }
+    let load = |st: &State, h: &BlockHash| -> Result<Block, BlockError> {
+        st.store
+            .read_block(&st.entries[h].store_rec.loc)
+            .ok()
+            .and_then(|b| deserialize(&b).ok())
+            .ok_or(BlockError::Fatal("Failed to read block."))
+    };
+    for (i, h) in branch.iter().enumerate() {
+        let block = load(st, h)?;
+        let height = st.entries[h].height;
+        match check_block(st, &block, height, now) {
+            Ok((changes, undo, _)) => {
+                connect(st, &block, height, changes, undo)?;
+            }
+            Err(reason) => {
+                for bad in &branch[i..] {
+                    st.invalid.insert(*bad);
+                }
+                // back to the old branch
+                while st.active.len() > fork_height + 1 {
+                    disconnect_tip(st)?;
+                }
+                for h in &old {
+                    let block = load(st, h)?;
+                    let height = st.entries[h].height;
+                    let (changes, undo, _) = check_block(st, &block, height, now).map_err(BlockError::Invalid)?;
+                    connect(st, &block, height, changes, undo)?;
+                }
+                return Err(BlockError::Invalid(reason));
+            }
+        }
+    }
+    Ok(new_tip)
 }
 
 /// Writes the block and makes it the tip, in the crash-safe order.

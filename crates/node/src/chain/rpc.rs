@@ -201,9 +201,14 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
         Command::new("blockchain", "getchaintips", "Return information about all known tips in the block tree, including the main chain as well as orphaned branches.", move |_, _| {
             let s = s.clone();
             async move {
-                // Side branches are not stored yet: the active tip is the only tip.
-                let tip = chain(&s)?.tip();
-                Ok(json!([{ "height": tip.height, "hash": tip.hash.to_string(), "branchlen": 0, "status": "active" }]))
+                let tips = chain(&s)?.tips();
+                Ok(Value::Array(
+                    tips.into_iter()
+                        .map(|(info, len, status)| {
+                            json!({"height": info.height, "hash": info.hash.to_string(), "branchlen": len, "status": status})
+                        })
+                        .collect(),
+                ))
             }
         }),
     );

@@ -317,6 +317,23 @@ impl Store {
         })
     }
 
+    /// Appends a block that is not connected yet (no undo data).
+    pub(crate) fn write_block_only(&mut self, block: &[u8]) -> Result<Location, StoreError> {
+        if self.file_len + block.len() as u64 + 8 > self.max_file_size && self.file_len > 0 {
+            self.file += 1;
+            self.file_len = 0;
+            self.rev_len = 0;
+        }
+        let data_pos = self.append("blk", block, &[])?;
+        Ok(Location {
+            file: self.file,
+            data_pos,
+            size: u32::try_from(block.len()).unwrap_or(u32::MAX),
+            undo_pos: 0,
+            undo_size: 0,
+        })
+    }
+
     fn read_at(&self, kind: &str, file: u32, pos: u32, size: u32, extra: usize) -> Result<Vec<u8>, StoreError> {
         let path = blk_path(&self.blocks_dir, kind, file);
         let mut f = File::open(&path).map_err(|e| io("Failed to open", &path, &e))?;
