@@ -108,6 +108,17 @@ struct State {
     txindex: Option<TxIndex>,
     /// Blocks found invalid (and their descendants are refused).
     invalid: std::collections::HashSet<BlockHash>,
+    /// The tip (hash, height), for long polls.
+    tip_tx: tokio::sync::watch::Sender<(BlockHash, u32)>,
+}
+
+impl State {
+    fn publish_tip(&self) {
+        if let Some(h) = self.active.last() {
+            let height = u32::try_from(self.active.len() - 1).unwrap_or(u32::MAX);
+            self.tip_tx.send_replace((*h, height));
+        }
+    }
 }
 
 /// Called with Core's message (`Failed to write block.`) when the chain
@@ -208,8 +219,14 @@ impl Chain {
             );
         }
         let txindex = if txindex { Some(TxIndex::open(net_dir)?) } else { None };
-        let mut state =
-            State { store, entries, active: Vec::new(), txindex, invalid: std::collections::HashSet::new() };
+        let mut state = State {
+            store,
+            entries,
+            active: Vec::new(),
+            txindex,
+            invalid: std::collections::HashSet::new(),
+            tip_tx: tokio::sync::watch::channel((BlockHash::all_zeros(), 0)).0,
+        };
         match state.store.best_block()? {
             None => {
                 let genesis = genesis_block(Network::Regtest);
@@ -236,6 +253,7 @@ impl Chain {
             }
         }
         sync_txindex(&state)?;
+        state.publish_tip();
         let chain = Self {
             state: Mutex::new(state),
             fatal: std::sync::OnceLock::new(),
@@ -272,6 +290,12 @@ impl Chain {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Watches the tip (hash, height): long polls wait on it.
+    #[must_use]
+    pub fn subscribe_tip(&self) -> tokio::sync::watch::Receiver<(BlockHash, u32)> {
+        self.lock().tip_tx.subscribe()
     }
 
     /// Installs the fatal-error handler (once).
@@ -1005,6 +1029,7 @@ fn disconnect_tip(st: &mut State) -> Result<(), BlockError> {
     }
     st.store.commit_chainstate(&changes, &prev).map_err(|e| BlockError::Store(e.to_string()))?;
     st.active.pop();
+    st.publish_tip();
     tracing::debug!(target: "validation", "Disconnected block {tip} at height {}", info.height);
     Ok(())
 }
@@ -1094,5 +1119,6 @@ fn connect(
     st.entries
         .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });
     st.active.push(hash);
+    st.publish_tip();
     Ok(hash)
 }

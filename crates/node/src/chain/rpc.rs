@@ -180,6 +180,41 @@ pub struct NodeIdentity {
     pub subversion: String,
 }
 
+/// Waits until `done` holds for the tip, the timeout (ms, 0 = none) passes
+/// or RPC is interrupted; returns the tip then, as Core's long polls do.
+async fn wait_for_tip(
+    slot: &ChainSlot,
+    ctx: &ferronode_httprpc::CallContext,
+    timeout_ms: i64,
+    done: impl Fn(&(BlockHash, u32)) -> bool,
+) -> Result<Value, RpcError> {
+    if timeout_ms < 0 {
+        return Err(RpcError::misc("Negative timeout"));
+    }
+    let mut rx = chain(slot)?.subscribe_tip();
+    let deadline = (timeout_ms > 0)
+        .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.unsigned_abs()));
+    loop {
+        let current = *rx.borrow_and_update();
+        if done(&current) {
+            break;
+        }
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { break },
+            () = timer => break,
+            () = ctx.interrupted() => break,
+        }
+    }
+    let (hash, height) = *rx.borrow();
+    Ok(json!({"hash": hash.to_string(), "height": height}))
+}
+
 /// Adds the chain commands to `table`.
 #[allow(clippy::too_many_lines)] // one table of commands
 pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity: &NodeIdentity) {
@@ -455,6 +490,63 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
         .arg(Arg::required("nblocks", ArgType::Num, "How many blocks are generated."))
         .arg(Arg::required("address", ArgType::Str, "The address to send the newly generated bitcoin to."))
         .arg(Arg::optional("maxtries", ArgType::Num, "(default=1000000) How many iterations to try.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "waitfornewblock",
+            "Waits for any new block and returns useful info about it.\n\nReturns the current block on timeout or exit.\n\nMake sure to use no RPC timeout (bitcoin-cli -rpcclienttimeout=0)",
+            move |p, ctx| {
+                let s = s.clone();
+                async move {
+                    let timeout = p.first().and_then(Value::as_i64).unwrap_or(0);
+                    let from = match p.get(1) {
+                        None | Some(Value::Null) => chain(&s)?.tip().hash,
+                        Some(v) => parse_hash(v, "current_tip")?,
+                    };
+                    wait_for_tip(&s, &ctx, timeout, |(h, _)| *h != from).await
+                }
+            },
+        )
+        .arg(Arg::optional("timeout", ArgType::Num, "(default=0) Time in milliseconds to wait for a response. 0 indicates no timeout."))
+        .arg(Arg::optional("current_tip", ArgType::Str, "Method waits for the chain tip to differ from this.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "waitforblock",
+            "Waits for a specific new block and returns useful info about it.\n\nReturns the current block on timeout or exit.\n\nMake sure to use no RPC timeout (bitcoin-cli -rpcclienttimeout=0)",
+            move |p, ctx| {
+                let s = s.clone();
+                async move {
+                    let want = parse_hash(&p[0], "blockhash")?;
+                    let timeout = p.get(1).and_then(Value::as_i64).unwrap_or(0);
+                    wait_for_tip(&s, &ctx, timeout, |(h, _)| *h == want).await
+                }
+            },
+        )
+        .arg(Arg::required("blockhash", ArgType::Str, "Block hash to wait for."))
+        .arg(Arg::optional("timeout", ArgType::Num, "(default=0) Time in milliseconds to wait for a response. 0 indicates no timeout.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "waitforblockheight",
+            "Waits for (at least) block height and returns the height and hash\nof the current tip.\n\nReturns the current block on timeout or exit.\n\nMake sure to use no RPC timeout (bitcoin-cli -rpcclienttimeout=0)",
+            move |p, ctx| {
+                let s = s.clone();
+                async move {
+                    let want = p[0].as_i64().unwrap_or(0);
+                    let timeout = p.get(1).and_then(Value::as_i64).unwrap_or(0);
+                    wait_for_tip(&s, &ctx, timeout, |(_, h)| i64::from(*h) >= want).await
+                }
+            },
+        )
+        .arg(Arg::required("height", ArgType::Num, "Block height to wait for."))
+        .arg(Arg::optional("timeout", ArgType::Num, "(default=0) Time in milliseconds to wait for a response. 0 indicates no timeout.")),
     );
     let s = slot.clone();
     table.add(
