@@ -67,6 +67,8 @@ pub struct NodeConfig {
     pub cjdns_reachable: bool,
     /// `-txindex`.
     pub txindex: bool,
+    /// `-minrelaytxfee` in satoshis per 1000 vbytes.
+    pub min_relay_fee: Option<u64>,
     /// `-shrinkdebugfile` (default: on unless debug categories are on).
     pub shrink_debug_file: bool,
     /// The PID file (`-pid`), `None` with `-nopid`.
@@ -207,6 +209,12 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
     };
 
     let ignored = options::IGNORED.iter().filter(|s| args.is_set(s.name)).map(|s| format!("-{}", s.name)).collect();
+    let min_relay_fee = match args.get("minrelaytxfee") {
+        None => None,
+        Some(v) => Some(
+            parse_btc(&v).ok_or_else(|| ConfigError(format!("Invalid amount for -minrelaytxfee=<amount>: '{v}'")))?,
+        ),
+    };
     let pid_file = (!args.is_negated("pid"))
         .then(|| abs(&net_dir, &args.get("pid").filter(|p| !p.is_empty()).unwrap_or_else(|| "ferronoded.pid".into())));
     let settings_file = (!args.is_negated("settings")).then(|| {
@@ -225,6 +233,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
         txindex: args.get_bool("txindex", false),
+        min_relay_fee,
         shrink_debug_file: args.get_bool("shrinkdebugfile", args.get_all("debug").is_empty()),
         pid_file,
         settings_file,
@@ -306,6 +315,20 @@ fn apply_bind_rules(
         }
     }
     Ok(())
+}
+
+/// An amount in BTC (`0.00001`) as satoshis.
+fn parse_btc(text: &str) -> Option<u64> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > 8
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || (int.is_empty() && frac.is_empty())
+    {
+        return None;
+    }
+    let whole: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let frac: u64 = format!("{frac:0<8}").parse().ok()?;
+    whole.checked_mul(100_000_000)?.checked_add(frac)
 }
 
 fn select_chain(args: &Args) -> Result<String, ConfigError> {

@@ -298,6 +298,9 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
     match opened {
         Ok(Ok(chain)) => {
             let chain = Arc::new(chain);
+            if let Some(fee) = config.min_relay_fee {
+                chain.set_min_relay_fee(fee);
+            }
             let requester = shutdown.requester();
             let fatal_code = Arc::clone(&fatal_code);
             chain.set_fatal_handler(Box::new(move |message| {

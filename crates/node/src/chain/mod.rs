@@ -9,6 +9,7 @@
 
 mod deployments;
 mod descriptor;
+pub mod mempool;
 pub mod rpc;
 mod store;
 pub mod txjson;
@@ -41,6 +42,15 @@ pub const HALVING_INTERVAL: u32 = 150;
 pub const COINBASE_MATURITY: u32 = 100;
 /// Blocks read back and checked at start (Core's `-checkblocks` default).
 const CHECK_BLOCKS: usize = 6;
+/// Core master's `DEFAULT_MIN_RELAY_TX_FEE` (satoshis per 1000 vbytes).
+pub const DEFAULT_MIN_RELAY_FEE: u64 = 100;
+/// Core master's `DEFAULT_INCREMENTAL_RELAY_FEE`.
+pub const INCREMENTAL_RELAY_FEE: u64 = 100;
+/// Core's `DUST_RELAY_TX_FEE`.
+const DUST_RELAY_FEE: u64 = 3000;
+/// Room left for the coinbase when filling a block from the mempool.
+const BLOCK_TEMPLATE_WEIGHT: u64 = 3_996_000;
+
 /// Core's `MAX_BLOCK_SIGOPS_COST`.
 const MAX_BLOCK_SIGOPS_COST: usize = 80_000;
 /// Core's `MAX_MONEY`.
@@ -110,6 +120,10 @@ struct State {
     invalid: std::collections::HashSet<BlockHash>,
     /// The tip (hash, height), for long polls.
     tip_tx: tokio::sync::watch::Sender<(BlockHash, u32)>,
+    /// Transactions waiting to be mined.
+    mempool: mempool::Mempool,
+    /// `-minrelaytxfee` in satoshis per 1000 virtual bytes.
+    min_relay_fee: u64,
 }
 
 impl State {
@@ -226,6 +240,8 @@ impl Chain {
             txindex,
             invalid: std::collections::HashSet::new(),
             tip_tx: tokio::sync::watch::channel((BlockHash::all_zeros(), 0)).0,
+            mempool: mempool::Mempool::new(),
+            min_relay_fee: DEFAULT_MIN_RELAY_FEE,
         };
         match state.store.best_block()? {
             None => {
@@ -480,7 +496,9 @@ impl Chain {
         let tip = st.entries[st.active.last().expect("genesis is always there")].clone();
         let height = tip.height + 1;
         let time = u32::try_from(self.now()).unwrap_or(u32::MAX).max(mtp(&st, tip.hash) + 1);
-        let mut block = template(&tip, height, time, script, &[], 0);
+        let txs = st.mempool.select(BLOCK_TEMPLATE_WEIGHT);
+        let fees: u64 = txs.iter().filter_map(|t| st.mempool.get(&t.compute_txid())).map(|e| e.fee).sum();
+        let mut block = template(&tip, height, time, script, &txs, fees);
         block.header.version = Version::from_consensus(version_for_next(&st));
         block.header.merkle_root = block.compute_merkle_root().expect("the block has a coinbase");
         if !grind(&mut block, max_tries) {
@@ -560,6 +578,34 @@ impl Chain {
         connected.inspect_err(|e| self.fatal_error(e))
     }
 
+    /// `-minrelaytxfee`, in satoshis per 1000 virtual bytes.
+    pub fn set_min_relay_fee(&self, sat_per_kvb: u64) {
+        self.lock().min_relay_fee = sat_per_kvb;
+    }
+
+    /// The minimum relay fee in satoshis per 1000 virtual bytes.
+    #[must_use]
+    pub fn min_relay_fee(&self) -> u64 {
+        self.lock().min_relay_fee
+    }
+
+    /// Core's `AcceptToMemoryPool` (without packages): checks `tx` against
+    /// the chain tip plus the pool and, unless `test_only`, adds it,
+    /// replacing conflicting transactions that pay less.
+    ///
+    /// # Errors
+    /// The reject reason and details, as Core words them.
+    pub fn accept(&self, tx: &Transaction, test_only: bool) -> Result<Accepted, Reject> {
+        let now = self.now();
+        let mut st = self.lock();
+        accept_locked(&mut st, tx, now, test_only)
+    }
+
+    /// Runs `f` with the mempool.
+    pub fn with_mempool<T>(&self, f: impl FnOnce(&mempool::Mempool) -> T) -> T {
+        f(&self.lock().mempool)
+    }
+
     /// Every tip of the block tree: (block, status) with Core's status names.
     #[must_use]
     pub fn tips(&self) -> Vec<(BlockInfo, u32, &'static str)> {
@@ -592,6 +638,196 @@ impl Chain {
         tips.sort_by(|a, b| b.0.height.cmp(&a.0.height).then(a.1.cmp(&b.1)));
         tips
     }
+}
+
+/// A transaction the mempool took (or would take).
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// Its id.
+    pub txid: bitcoin::Txid,
+    /// Its witness id.
+    pub wtxid: bitcoin::Wtxid,
+    /// Fee in satoshis.
+    pub fee: u64,
+    /// Virtual size.
+    pub vsize: u64,
+}
+
+/// Why the mempool refused a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectKind {
+    /// An input is missing or spent (RPC -25).
+    MissingInputs,
+    /// A policy or consensus rule (RPC -26).
+    Rejected,
+    /// Its outputs are already in the UTXO set (RPC -27).
+    AlreadyInUtxoSet,
+}
+
+/// A refusal: Core's reject reason and its `ToString()` with details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The kind, for the RPC error code.
+    pub kind: RejectKind,
+    /// The reject reason (`min relay fee not met`).
+    pub reason: String,
+    /// Reason plus details (`min relay fee not met, 100 < 141`).
+    pub details: String,
+}
+
+fn reject(kind: RejectKind, reason: &str, details: Option<String>) -> Reject {
+    let details = details.map_or_else(|| reason.to_owned(), |d| format!("{reason}, {d}"));
+    Reject { kind, reason: reason.to_owned(), details }
+}
+
+/// Core's `GetDustThreshold` at the dust relay fee.
+fn dust_threshold(out: &TxOut) -> u64 {
+    if out.script_pubkey.is_op_return() {
+        return 0;
+    }
+    let size = serialize(out).len() as u64 + if out.script_pubkey.is_witness_program() { 67 } else { 148 };
+    size * DUST_RELAY_FEE / 1000
+}
+
+/// Fee at `rate` (satoshis per 1000 vbytes) for `vsize`, rounded up.
+fn fee_at(rate: u64, vsize: u64) -> u64 {
+    (rate * vsize).div_ceil(1000)
+}
+
+fn accept_locked(st: &mut State, tx: &Transaction, now: u64, test_only: bool) -> Result<Accepted, Reject> {
+    use RejectKind::{AlreadyInUtxoSet, MissingInputs, Rejected};
+    let txid = tx.compute_txid();
+    check_transaction(tx).map_err(|r| reject(Rejected, r, None))?;
+    if tx.is_coinbase() {
+        return Err(reject(Rejected, "coinbase", None));
+    }
+    if !(1..=3).contains(&tx.version.0) {
+        return Err(reject(Rejected, "version", None));
+    }
+    if tx.weight().to_wu() > 400_000 {
+        return Err(reject(Rejected, "tx-size", None));
+    }
+    if tx.base_size() < 65 {
+        return Err(reject(Rejected, "tx-size-small", None));
+    }
+    if tx.input.iter().any(|i| i.script_sig.len() > 1650) {
+        return Err(reject(Rejected, "scriptsig-size", None));
+    }
+    if tx.input.iter().any(|i| !i.script_sig.is_push_only()) {
+        return Err(reject(Rejected, "scriptsig-not-pushonly", None));
+    }
+    if tx.output.iter().any(|o| o.value.to_sat() < dust_threshold(o)) {
+        return Err(reject(Rejected, "dust", None));
+    }
+    let tip = *st.active.last().expect("genesis is always there");
+    let next_height = u32::try_from(st.active.len()).unwrap_or(u32::MAX);
+    if !is_final(tx, next_height, mtp(st, tip)) {
+        return Err(reject(Rejected, "non-final", None));
+    }
+    if st.mempool.get(&txid).is_some() {
+        return Err(reject(Rejected, "txn-already-in-mempool", None));
+    }
+    let mut conflicts: Vec<bitcoin::Txid> =
+        tx.input.iter().filter_map(|i| st.mempool.spender(&i.previous_output)).collect();
+    conflicts.sort();
+    conflicts.dedup();
+    let mut spent = Vec::with_capacity(tx.input.len());
+    let mut value_in = 0u64;
+    for input in &tx.input {
+        let op = input.previous_output;
+        let coin = match st.mempool.get(&op.txid) {
+            Some(parent) => parent.tx.output.get(op.vout as usize).map(|o| Coin {
+                height: next_height,
+                coinbase: false,
+                txout: o.clone(),
+            }),
+            None => st.store.utxo(&utxo_key(&op)).ok().flatten().as_deref().and_then(Coin::decode),
+        };
+        let Some(coin) = coin else {
+            // outputs of this very transaction already confirmed?
+            let known = (0..tx.output.len()).any(|v| {
+                let o = OutPoint { txid, vout: u32::try_from(v).unwrap_or(u32::MAX) };
+                st.store.utxo(&utxo_key(&o)).ok().flatten().is_some()
+            });
+            return Err(if known {
+                reject(AlreadyInUtxoSet, "txn-already-known", None)
+            } else {
+                reject(MissingInputs, "bad-txns-inputs-missingorspent", None)
+            });
+        };
+        if coin.coinbase && next_height - coin.height < COINBASE_MATURITY {
+            return Err(reject(
+                Rejected,
+                "bad-txns-premature-spend-of-coinbase",
+                Some(format!("tried to spend coinbase at depth {}", next_height - coin.height)),
+            ));
+        }
+        if !sequence_lock_met(st, tx, input, coin.height, next_height, tip) {
+            return Err(reject(Rejected, "non-BIP68-final", None));
+        }
+        value_in += coin.txout.value.to_sat();
+        spent.push(coin.txout);
+    }
+    let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+    if value_in < value_out {
+        return Err(reject(
+            Rejected,
+            "bad-txns-in-belowout",
+            Some(format!("value in ({}) < value out ({})", btc(value_in), btc(value_out))),
+        ));
+    }
+    let fee = value_in - value_out;
+    let vsize = tx.vsize() as u64;
+    let min_fee = fee_at(st.min_relay_fee, vsize);
+    if fee < min_fee {
+        return Err(reject(Rejected, "min relay fee not met", Some(format!("{fee} < {min_fee}"))));
+    }
+    if !conflicts.is_empty() {
+        // full RBF: pay more in total and per vbyte than everything replaced
+        let mut replaced: Vec<bitcoin::Txid> = conflicts.clone();
+        for c in &conflicts {
+            replaced.extend(st.mempool.descendants(c));
+        }
+        replaced.sort();
+        replaced.dedup();
+        let old_fees: u64 = replaced.iter().filter_map(|t| st.mempool.get(t)).map(|e| e.fee).sum();
+        for c in &conflicts {
+            let e = st.mempool.get(c).expect("conflicts come from the pool");
+            if u128::from(fee) * u128::from(e.vsize) <= u128::from(e.fee) * u128::from(vsize) {
+                return Err(reject(
+                    Rejected,
+                    "insufficient fee",
+                    Some(format!("rejecting replacement {txid}; new feerate is not above the feerate of {c}")),
+                ));
+            }
+        }
+        let needed = old_fees + fee_at(INCREMENTAL_RELAY_FEE, vsize);
+        if fee < needed {
+            return Err(reject(
+                Rejected,
+                "insufficient fee",
+                Some(format!(
+                    "rejecting replacement {txid}, not enough additional fees to relay; {} < {}",
+                    btc(fee.saturating_sub(old_fees)),
+                    btc(fee_at(INCREMENTAL_RELAY_FEE, vsize))
+                )),
+            ));
+        }
+    }
+    verify_scripts(tx, &spent)
+        .map_err(|_| reject(Rejected, "mempool-script-verify-flag-failed (Script failed)", None))?;
+    if !test_only {
+        for c in &conflicts {
+            st.mempool.remove_with_descendants(c);
+        }
+        st.mempool.add(tx.clone(), fee, now, next_height - 1);
+    }
+    Ok(Accepted { txid, wtxid: tx.compute_wtxid(), fee, vsize })
+}
+
+/// Satoshis as Core's `FormatMoney` (used in reject details).
+fn btc(sats: u64) -> String {
+    format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000)
 }
 
 /// Parses Core's `CBlockUndo` as written by [`Coin::write_undo`].
@@ -1054,7 +1290,14 @@ fn reorg_to(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, B
         old.len(),
         branch.len()
     );
+    let mut resurrect = Vec::new();
     while st.active.len() > fork_height + 1 {
+        let gone = *st.active.last().expect("above the fork");
+        if let Some(b) =
+            st.store.read_block(&st.entries[&gone].store_rec.loc).ok().and_then(|b| deserialize::<Block>(&b).ok())
+        {
+            resurrect.push(b);
+        }
         disconnect_tip(st)?;
     }
     let load = |st: &State, h: &BlockHash| -> Result<Block, BlockError> {
@@ -1089,6 +1332,12 @@ fn reorg_to(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, B
             }
         }
     }
+    // transactions of the disconnected blocks go back to the pool when still valid
+    for b in resurrect.iter().rev() {
+        for tx in b.txdata.iter().skip(1) {
+            let _ = accept_locked(st, tx, now, false);
+        }
+    }
     Ok(new_tip)
 }
 
@@ -1120,5 +1369,6 @@ fn connect(
         .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });
     st.active.push(hash);
     st.publish_tip();
+    st.mempool.remove_for_block(block);
     Ok(hash)
 }

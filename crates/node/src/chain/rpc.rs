@@ -215,9 +215,283 @@ async fn wait_for_tip(
     Ok(json!({"hash": hash.to_string(), "height": height}))
 }
 
+/// Core's `AmountFromValue`: a JSON number or string in BTC with at most
+/// eight decimals, as satoshis.
+fn amount_sats(v: &Value) -> Result<u64, RpcError> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err(RpcError::type_error("Amount is not a number or string")),
+    };
+    let invalid = || RpcError::type_error("Invalid amount");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    if int.is_empty() && frac.is_empty()
+        || frac.len() > 8
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(invalid());
+    }
+    let whole: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| invalid())? };
+    let frac_sats: u64 = format!("{frac:0<8}").parse().map_err(|_| invalid())?;
+    whole
+        .checked_mul(100_000_000)
+        .and_then(|w| w.checked_add(frac_sats))
+        .filter(|s| *s <= 21_000_000 * 100_000_000)
+        .ok_or_else(|| RpcError::type_error("Amount out of range"))
+}
+
+fn reject_error(r: &super::Reject) -> RpcError {
+    match r.kind {
+        super::RejectKind::MissingInputs => RpcError::new(codes::RPC_VERIFY_ERROR, r.details.clone()),
+        super::RejectKind::Rejected => RpcError::new(codes::RPC_VERIFY_REJECTED, r.details.clone()),
+        super::RejectKind::AlreadyInUtxoSet => {
+            RpcError::new(codes::RPC_VERIFY_ALREADY_IN_UTXO_SET, "Transaction outputs already in utxo set")
+        }
+    }
+}
+
+/// Core's `entryToJSON` for one pool entry.
+fn mempool_entry_json(pool: &super::mempool::Mempool, e: &super::mempool::Entry) -> Value {
+    let amount = |s: u64| ferronode_httprpc::amount(i64::try_from(s).unwrap_or(i64::MAX));
+    let anc = pool.ancestors(&e.txid);
+    let desc = pool.descendants(&e.txid);
+    let sum = |ids: &[bitcoin::Txid], f: &dyn Fn(&super::mempool::Entry) -> u64| -> u64 {
+        ids.iter().filter_map(|t| pool.get(t)).map(f).sum::<u64>()
+    };
+    let mut o = Map::new();
+    o.insert("vsize_adjusted".into(), json!(e.vsize));
+    o.insert("vsize".into(), json!(e.vsize));
+    o.insert("vsize_bip141".into(), json!(e.vsize));
+    o.insert("weight".into(), json!(e.weight));
+    o.insert("time".into(), json!(e.time));
+    o.insert("height".into(), json!(e.height));
+    o.insert("descendantcount".into(), json!(desc.len() + 1));
+    o.insert("descendantsize".into(), json!(e.vsize + sum(&desc, &|x| x.vsize)));
+    o.insert("ancestorcount".into(), json!(anc.len() + 1));
+    o.insert("ancestorsize".into(), json!(e.vsize + sum(&anc, &|x| x.vsize)));
+    o.insert("wtxid".into(), json!(e.wtxid.to_string()));
+    o.insert("chunkweight".into(), json!(e.weight));
+    o.insert(
+        "fees".into(),
+        json!({
+            "base": amount(e.fee),
+            "modified": amount(e.fee),
+            "ancestor": amount(e.fee + sum(&anc, &|x| x.fee)),
+            "descendant": amount(e.fee + sum(&desc, &|x| x.fee)),
+            "chunk": amount(e.fee),
+        }),
+    );
+    o.insert("depends".into(), json!(pool.parents(e).iter().map(ToString::to_string).collect::<Vec<_>>()));
+    o.insert("spentby".into(), json!(pool.children(&e.txid).iter().map(ToString::to_string).collect::<Vec<_>>()));
+    o.insert("unbroadcast".into(), json!(false));
+    Value::Object(o)
+}
+
+/// Adds the mempool commands to `table`.
+#[allow(clippy::too_many_lines)] // one table of commands
+fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
+    let s = slot.clone();
+    table.add(
+        Command::new("rawtransactions", "sendrawtransaction", "Submit a raw transaction (serialized, hex-encoded) to local node and network.", move |p, _| {
+            let s = s.clone();
+            async move {
+                let tx = decode_tx(p[0].as_str().unwrap_or(""))
+                    .map_err(|_| RpcError::new(codes::RPC_DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input."))?;
+                let max_rate = match p.get(1) { None | Some(Value::Null) => 10_000_000, Some(v) => amount_sats(v)? };
+                let max_burn = match p.get(2) { None | Some(Value::Null) => 0, Some(v) => amount_sats(v)? };
+                if tx.output.iter().any(|o| (o.script_pubkey.is_op_return() || o.script_pubkey.len() > 10_000) && o.value.to_sat() > max_burn) {
+                    return Err(RpcError::new(codes::RPC_VERIFY_ERROR, "Unspendable output exceeds maximum configured by user (maxburnamount)"));
+                }
+                blocking(&s, move |c| {
+                    let txid = tx.compute_txid();
+                    if c.with_mempool(|m| m.get(&txid).is_some()) {
+                        return Ok(json!(txid.to_string()));
+                    }
+                    let probe = c.accept(&tx, true).map_err(|r| reject_error(&r))?;
+                    if max_rate > 0 && probe.fee > max_rate * probe.vsize / 1000 {
+                        return Err(RpcError::new(codes::RPC_VERIFY_ERROR, "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)"));
+                    }
+                    let ok = c.accept(&tx, false).map_err(|r| reject_error(&r))?;
+                    Ok(json!(ok.txid.to_string()))
+                })
+                .await
+            }
+        })
+        .arg(Arg::required("hexstring", ArgType::Str, "The hex string of the raw transaction"))
+        .arg(Arg::optional("maxfeerate", ArgType::Amount, "(default=\"0.10\") Reject transactions whose fee rate is higher than the specified value, expressed in BTC/kvB."))
+        .arg(Arg::optional("maxburnamount", ArgType::Amount, "(default=\"0.00\") Reject transactions with provably unspendable outputs (e.g. 'datacarrier' outputs that use the OP_RETURN opcode) greater than the specified value, expressed in BTC.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new("rawtransactions", "testmempoolaccept", "Returns result of mempool acceptance tests indicating if raw transaction(s) (serialized, hex-encoded) would be accepted by mempool.", move |p, _| {
+            let s = s.clone();
+            async move {
+                let raws = p[0].as_array().cloned().unwrap_or_default();
+                if raws.is_empty() || raws.len() > 25 {
+                    return Err(RpcError::invalid_parameter("Array must contain between 1 and 25 transactions."));
+                }
+                let max_rate = match p.get(1) { None | Some(Value::Null) => 10_000_000, Some(v) => amount_sats(v)? };
+                let mut txs = Vec::new();
+                for r in &raws {
+                    txs.push(decode_tx(r.as_str().unwrap_or("")).map_err(|_| {
+                        RpcError::new(codes::RPC_DESERIALIZATION_ERROR, format!("TX decode failed: {} Make sure the tx has at least one input.", r.as_str().unwrap_or("")))
+                    })?);
+                }
+                blocking(&s, move |c| {
+                    let out: Vec<Value> = txs
+                        .iter()
+                        .map(|tx| {
+                            let mut o = Map::new();
+                            o.insert("txid".into(), json!(tx.compute_txid().to_string()));
+                            o.insert("wtxid".into(), json!(tx.compute_wtxid().to_string()));
+                            match c.accept(tx, true) {
+                                Ok(a) if max_rate > 0 && a.fee > max_rate * a.vsize / 1000 => {
+                                    o.insert("allowed".into(), json!(false));
+                                    o.insert("reject-reason".into(), json!("max-fee-exceeded"));
+                                }
+                                Ok(a) => {
+                                    o.insert("allowed".into(), json!(true));
+                                    o.insert("vsize_adjusted".into(), json!(a.vsize));
+                                    o.insert("vsize".into(), json!(a.vsize));
+                                    o.insert("vsize_bip141".into(), json!(a.vsize));
+                                    o.insert("fees".into(), json!({
+                                        "base": ferronode_httprpc::amount(i64::try_from(a.fee).unwrap_or(0)),
+                                        "effective-feerate": ferronode_httprpc::amount(i64::try_from(a.fee * 1000 / a.vsize.max(1)).unwrap_or(0)),
+                                        "effective-includes": [a.wtxid.to_string()],
+                                    }));
+                                }
+                                Err(r) => {
+                                    o.insert("allowed".into(), json!(false));
+                                    if r.kind == super::RejectKind::MissingInputs {
+                                        o.insert("reject-reason".into(), json!("missing-inputs"));
+                                    } else {
+                                        o.insert("reject-reason".into(), json!(r.reason));
+                                        o.insert("reject-details".into(), json!(r.details));
+                                    }
+                                }
+                            }
+                            Value::Object(o)
+                        })
+                        .collect();
+                    Ok(Value::Array(out))
+                })
+                .await
+            }
+        })
+        .arg(Arg::required("rawtxs", ArgType::Arr, "An array of hex strings of raw transactions."))
+        .arg(Arg::optional("maxfeerate", ArgType::Amount, "(default=\"0.10\") Reject transactions whose fee rate is higher than the specified value, expressed in BTC/kvB")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new("blockchain", "getrawmempool", "Returns all transaction ids in memory pool as a json array of string transaction ids.", move |p, _| {
+            let s = s.clone();
+            async move {
+                let verbose = p.first().and_then(Value::as_bool).unwrap_or(false);
+                let with_seq = p.get(1).and_then(Value::as_bool).unwrap_or(false);
+                if verbose && with_seq {
+                    return Err(RpcError::invalid_parameter("Verbose results cannot contain mempool sequence values."));
+                }
+                chain(&s)?.with_mempool(|m| {
+                    if verbose {
+                        let o: Map<String, Value> = m.entries().into_iter().map(|e| (e.txid.to_string(), mempool_entry_json(m, e))).collect();
+                        return Ok(Value::Object(o));
+                    }
+                    let ids: Vec<String> = m.entries().iter().map(|e| e.txid.to_string()).collect();
+                    if with_seq {
+                        Ok(json!({"txids": ids, "mempool_sequence": m.sequence()}))
+                    } else {
+                        Ok(json!(ids))
+                    }
+                })
+            }
+        })
+        .arg(Arg::optional("verbose", ArgType::Bool, "(default=false) True for a json object, false for array of transaction ids"))
+        .arg(Arg::optional("mempool_sequence", ArgType::Bool, "(default=false) If verbose=false, returns a json object with transaction list and mempool sequence number attached.")),
+    );
+    let s = slot.clone();
+    table.add(Command::new(
+        "blockchain",
+        "getmempoolinfo",
+        "Returns details on the active state of the TX memory pool.",
+        move |_, _| {
+            let s = s.clone();
+            async move {
+                let c = chain(&s)?;
+                let min = c.min_relay_fee();
+                c.with_mempool(|m| {
+                    let (bytes, fees, usage) = m.totals();
+                    let amount = |x: u64| ferronode_httprpc::amount(i64::try_from(x).unwrap_or(i64::MAX));
+                    Ok(json!({
+                        "loaded": true,
+                        "size": m.len(),
+                        "bytes": bytes,
+                        "usage": usage,
+                        "total_fee": amount(fees),
+                        "maxmempool": 300_000_000,
+                        "mempoolminfee": amount(min),
+                        "minrelaytxfee": amount(min),
+                        "incrementalrelayfee": amount(super::INCREMENTAL_RELAY_FEE),
+                        "unbroadcastcount": 0,
+                        "permitbaremultisig": true,
+                        "maxdatacarriersize": 100_000,
+                        "limitclustercount": 64,
+                        "limitclustersize": 101_000,
+                        "optimal": true,
+                    }))
+                })
+            }
+        },
+    ));
+    for (name, what) in [("getmempoolentry", 0), ("getmempoolancestors", 1), ("getmempooldescendants", 2)] {
+        let s = slot.clone();
+        let mut cmd = Command::new(
+            "blockchain",
+            name,
+            "Returns mempool data for given transaction (getmempoolentry), or its in-mempool ancestors or descendants.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let txid = parse_hash(&p[0], "txid").map(|h| bitcoin::Txid::from_byte_array(h.to_byte_array()))?;
+                    let verbose = p.get(1).and_then(Value::as_bool).unwrap_or(false);
+                    chain(&s)?.with_mempool(|m| {
+                        let e = m.get(&txid).ok_or_else(|| {
+                            RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+                        })?;
+                        if what == 0 {
+                            return Ok(mempool_entry_json(m, e));
+                        }
+                        let ids = if what == 1 { m.ancestors(&txid) } else { m.descendants(&txid) };
+                        if verbose {
+                            let o: Map<String, Value> = ids
+                                .iter()
+                                .filter_map(|t| m.get(t))
+                                .map(|x| (x.txid.to_string(), mempool_entry_json(m, x)))
+                                .collect();
+                            Ok(Value::Object(o))
+                        } else {
+                            Ok(json!(ids.iter().map(ToString::to_string).collect::<Vec<_>>()))
+                        }
+                    })
+                }
+            },
+        )
+        .arg(Arg::required("txid", ArgType::Str, "The transaction id (must be in mempool)"));
+        if what != 0 {
+            cmd = cmd.arg(Arg::optional(
+                "verbose",
+                ArgType::Bool,
+                "(default=false) True for a json object, false for array of transaction ids",
+            ));
+        }
+        table.add(cmd);
+    }
+}
+
 /// Adds the chain commands to `table`.
 #[allow(clippy::too_many_lines)] // one table of commands
 pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity: &NodeIdentity) {
+    register_mempool_commands(table, slot);
     let s = slot.clone();
     table.add(
         Command::new(
@@ -621,8 +895,11 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                 for t in p[1].as_array().cloned().unwrap_or_default() {
                     let text = t.as_str().unwrap_or("").to_owned();
                     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        // a txid: ferronode has no mempool yet
-                        return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {text} not in mempool.")));
+                        // a txid: taken from the mempool, as in Core
+                        let txid = bitcoin::Txid::from_str(&text).map_err(|_| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {text} not in mempool.")))?;
+                        let tx = chain(&s)?.with_mempool(|m| m.get(&txid).map(|e| e.tx.clone()));
+                        txs.push(tx.ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {text} not in mempool.")))?);
+                        continue;
                     }
                     let tx = decode_tx(&text).ok().filter(|tx: &bitcoin::Transaction| !tx.input.is_empty()).ok_or_else(|| {
                         RpcError::new(codes::RPC_DESERIALIZATION_ERROR, format!("Transaction decode failed for {text}. Make sure the tx has at least one input."))
@@ -657,7 +934,28 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                 let txid = parse_hash(&p[0], "txid").map(|h| bitcoin::Txid::from_byte_array(h.to_byte_array()))?;
                 let vout = u32::try_from(p[1].as_i64().unwrap_or(-1))
                     .map_err(|_| RpcError::invalid_parameter("Invalid parameter, vout cannot be negative"))?;
+                let include_mempool = p.get(2).and_then(Value::as_bool).unwrap_or(true);
                 blocking(&s, move |c| {
+                    let op = bitcoin::OutPoint { txid, vout };
+                    if include_mempool {
+                        if c.with_mempool(|m| m.spender(&op).is_some()) {
+                            return Ok(Value::Null);
+                        }
+                        if let Some(out) =
+                            c.with_mempool(|m| m.get(&txid).and_then(|e| e.tx.output.get(vout as usize).cloned()))
+                        {
+                            let mut o = Map::new();
+                            o.insert("bestblock".into(), json!(c.tip().hash.to_string()));
+                            o.insert("confirmations".into(), json!(0));
+                            o.insert(
+                                "value".into(),
+                                ferronode_httprpc::amount(i64::try_from(out.value.to_sat()).unwrap_or(i64::MAX)),
+                            );
+                            o.insert("scriptPubKey".into(), super::txjson::script_pubkey_json(&out.script_pubkey));
+                            o.insert("coinbase".into(), json!(false));
+                            return Ok(Value::Object(o));
+                        }
+                    }
                     let coin = c
                         .coin(&bitcoin::OutPoint { txid, vout })
                         .map_err(|e| RpcError::new(codes::RPC_DATABASE_ERROR, e.to_string()))?;
@@ -820,6 +1118,15 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                         let genesis_cb = bitcoin::blockdata::constants::genesis_block(bitcoin::Network::Regtest).txdata[0].compute_txid();
                         if txid == genesis_cb {
                             return Err(RpcError::invalid_parameter("The genesis block coinbase is not considered an ordinary transaction and cannot be retrieved"));
+                        }
+                        if blockhash.is_none() {
+                            if let Some(tx) = c.with_mempool(|m| m.get(&txid).map(|e| e.tx.clone())) {
+                                return Ok(if verbosity <= 0 {
+                                    json!(serialize_hex(&tx))
+                                } else {
+                                    super::txjson::tx_json(&tx, None, true, None, false)
+                                });
+                            }
                         }
                         let given_block = blockhash.is_some();
                         let bh = match blockhash {

@@ -1,0 +1,241 @@
+//! The memory pool: transactions accepted by `sendrawtransaction`, waiting
+//! to be mined. Acceptance itself lives in [`super::Chain::accept`], which
+//! needs the UTXO set; this module keeps the entries, who spends what, and
+//! Core's mempool sequence number.
+
+use std::collections::HashMap;
+
+use bitcoin::{OutPoint, Transaction, Txid, Wtxid};
+
+/// One transaction in the pool.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The transaction.
+    pub tx: Transaction,
+    /// Its id.
+    pub txid: Txid,
+    /// Its witness id.
+    pub wtxid: Wtxid,
+    /// Fee in satoshis.
+    pub fee: u64,
+    /// Virtual size.
+    pub vsize: u64,
+    /// Weight.
+    pub weight: u64,
+    /// Entry time (node clock).
+    pub time: u64,
+    /// Chain height when it entered.
+    pub height: u32,
+    /// Arrival order, for stable listings.
+    order: u64,
+}
+
+/// The pool.
+#[derive(Debug, Default)]
+pub struct Mempool {
+    entries: HashMap<Txid, Entry>,
+    /// Outpoint → the pool transaction spending it.
+    spent: HashMap<OutPoint, Txid>,
+    /// Core's mempool sequence: starts at 1, advances on every add and
+    /// removal.
+    sequence: u64,
+    next_order: u64,
+}
+
+impl Mempool {
+    /// An empty pool with sequence 1.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { sequence: 1, ..Self::default() }
+    }
+
+    /// The current mempool sequence.
+    #[must_use]
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// Entries in arrival order.
+    #[must_use]
+    pub fn entries(&self) -> Vec<&Entry> {
+        let mut v: Vec<&Entry> = self.entries.values().collect();
+        v.sort_by_key(|e| e.order);
+        v
+    }
+
+    /// One entry.
+    #[must_use]
+    pub fn get(&self, txid: &Txid) -> Option<&Entry> {
+        self.entries.get(txid)
+    }
+
+    /// The pool transaction spending `op`, if any.
+    #[must_use]
+    pub fn spender(&self, op: &OutPoint) -> Option<Txid> {
+        self.spent.get(op).copied()
+    }
+
+    /// Pool transactions whose outputs `entry` spends.
+    #[must_use]
+    pub fn parents(&self, entry: &Entry) -> Vec<Txid> {
+        let mut p: Vec<Txid> =
+            entry.tx.input.iter().map(|i| i.previous_output.txid).filter(|t| self.entries.contains_key(t)).collect();
+        p.sort();
+        p.dedup();
+        p
+    }
+
+    /// Pool transactions spending outputs of `txid`.
+    #[must_use]
+    pub fn children(&self, txid: &Txid) -> Vec<Txid> {
+        let mut c: Vec<Txid> = self.spent.iter().filter(|(op, _)| op.txid == *txid).map(|(_, t)| *t).collect();
+        c.sort();
+        c.dedup();
+        c
+    }
+
+    /// Every ancestor (transitively) of `txid` in the pool.
+    #[must_use]
+    pub fn ancestors(&self, txid: &Txid) -> Vec<Txid> {
+        let mut out = Vec::new();
+        let mut todo = vec![*txid];
+        while let Some(t) = todo.pop() {
+            if let Some(e) = self.entries.get(&t) {
+                for p in self.parents(e) {
+                    if !out.contains(&p) {
+                        out.push(p);
+                        todo.push(p);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every descendant (transitively) of `txid` in the pool.
+    #[must_use]
+    pub fn descendants(&self, txid: &Txid) -> Vec<Txid> {
+        let mut out = Vec::new();
+        let mut todo = vec![*txid];
+        while let Some(t) = todo.pop() {
+            for c in self.children(&t) {
+                if !out.contains(&c) {
+                    out.push(c);
+                    todo.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds an accepted transaction.
+    pub fn add(&mut self, tx: Transaction, fee: u64, time: u64, height: u32) {
+        let txid = tx.compute_txid();
+        for input in &tx.input {
+            self.spent.insert(input.previous_output, txid);
+        }
+        let entry = Entry {
+            wtxid: tx.compute_wtxid(),
+            vsize: tx.vsize() as u64,
+            weight: tx.weight().to_wu(),
+            tx,
+            txid,
+            fee,
+            time,
+            height,
+            order: self.next_order,
+        };
+        self.next_order += 1;
+        self.entries.insert(txid, entry);
+        self.sequence += 1;
+    }
+
+    /// Removes a transaction (and nothing else); returns it if present.
+    pub fn remove(&mut self, txid: &Txid) -> Option<Entry> {
+        let e = self.entries.remove(txid)?;
+        for input in &e.tx.input {
+            if self.spent.get(&input.previous_output) == Some(txid) {
+                self.spent.remove(&input.previous_output);
+            }
+        }
+        self.sequence += 1;
+        Some(e)
+    }
+
+    /// Removes a transaction with all its descendants.
+    pub fn remove_with_descendants(&mut self, txid: &Txid) {
+        let mut all = self.descendants(txid);
+        all.push(*txid);
+        for t in all {
+            self.remove(&t);
+        }
+    }
+
+    /// After a block: drop its transactions and anything conflicting.
+    pub fn remove_for_block(&mut self, block: &bitcoin::Block) {
+        for tx in &block.txdata {
+            let txid = tx.compute_txid();
+            if self.entries.contains_key(&txid) {
+                self.remove(&txid);
+            } else {
+                for input in &tx.input {
+                    if let Some(conflict) = self.spender(&input.previous_output) {
+                        self.remove_with_descendants(&conflict);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Total virtual size and fees.
+    #[must_use]
+    pub fn totals(&self) -> (u64, u64, u64) {
+        let bytes = self.entries.values().map(|e| e.vsize).sum();
+        let fees = self.entries.values().map(|e| e.fee).sum();
+        let usage = self.entries.values().map(|e| e.tx.total_size() as u64 + 256).sum();
+        (bytes, fees, usage)
+    }
+
+    /// Number of transactions.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the pool is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Transactions for a block template: highest fee rate first, parents
+    /// before children, within `max_weight`.
+    #[must_use]
+    pub fn select(&self, max_weight: u64) -> Vec<Transaction> {
+        let mut chosen: Vec<Txid> = Vec::new();
+        let mut weight = 0;
+        let mut by_rate: Vec<&Entry> = self.entries.values().collect();
+        // fee per weight unit, compared without floats
+        by_rate.sort_by(|a, b| {
+            (u128::from(b.fee) * u128::from(a.weight))
+                .cmp(&(u128::from(a.fee) * u128::from(b.weight)))
+                .then(a.order.cmp(&b.order))
+        });
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for e in &by_rate {
+                if chosen.contains(&e.txid) {
+                    continue;
+                }
+                if self.parents(e).iter().all(|p| chosen.contains(p)) && weight + e.weight <= max_weight {
+                    chosen.push(e.txid);
+                    weight += e.weight;
+                    progress = true;
+                    break;
+                }
+            }
+        }
+        chosen.iter().filter_map(|t| self.entries.get(t).map(|e| e.tx.clone())).collect()
+    }
+}

@@ -1,0 +1,189 @@
+//! The mempool: sendrawtransaction and testmempoolaccept with Core's reject
+//! reasons, the mempool RPCs, unconfirmed chains, full RBF, and mining from
+//! the pool.
+
+#![allow(clippy::unwrap_used)]
+
+use std::str::FromStr;
+
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::hashes::Hash;
+use bitcoin::key::Secp256k1;
+use bitcoin::secp256k1::{Message, SecretKey};
+use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+use bitcoin::{
+    absolute, transaction, Address, Amount, CompressedPublicKey, KnownHrp, Network, OutPoint, PrivateKey, ScriptBuf,
+    Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
+use ferronode_functional_tests::TestNode;
+use serde_json::{json, Value};
+
+const COIN: u64 = 100_000_000;
+
+struct Wallet {
+    sk: SecretKey,
+    pk: CompressedPublicKey,
+    addr: Address,
+}
+
+impl Wallet {
+    fn new(byte: u8) -> Self {
+        let secp = Secp256k1::new();
+        let sk = SecretKey::from_slice(&[byte; 32]).unwrap();
+        let pk = CompressedPublicKey::from_private_key(&secp, &PrivateKey::new(sk, Network::Regtest)).unwrap();
+        Self { sk, pk, addr: Address::p2wpkh(&pk, KnownHrp::Regtest) }
+    }
+
+    /// A signed P2WPKH spend of `prev` (worth `value`) to `outs`.
+    fn spend(&self, prev: OutPoint, value: u64, outs: Vec<TxOut>) -> Transaction {
+        let secp = Secp256k1::new();
+        let mut tx = Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: prev,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: outs,
+        };
+        let sighash = SighashCache::new(&tx)
+            .p2wpkh_signature_hash(0, &self.addr.script_pubkey(), Amount::from_sat(value), EcdsaSighashType::All)
+            .unwrap();
+        let sig = secp.sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &self.sk);
+        tx.input[0].witness = Witness::p2wpkh(&bitcoin::ecdsa::Signature::sighash_all(sig), &self.pk.0);
+        tx
+    }
+
+    fn out(&self, sats: u64) -> TxOut {
+        TxOut { value: Amount::from_sat(sats), script_pubkey: self.addr.script_pubkey() }
+    }
+}
+
+fn coinbase(node: &TestNode, height: u64) -> OutPoint {
+    let hash = node.rpc("getblockhash", json!([height]));
+    let txid = node.rpc("getblock", json!([hash, 1]))["tx"][0].as_str().unwrap().to_owned();
+    OutPoint { txid: Txid::from_str(&txid).unwrap(), vout: 0 }
+}
+
+fn send_err(node: &TestNode, tx: &Transaction) -> (i64, String) {
+    let e = node.try_rpc("sendrawtransaction", json!([serialize_hex(tx)])).unwrap().unwrap_err();
+    (e.code, e.message)
+}
+
+#[test]
+fn mempool_acceptance_rbf_and_mining() {
+    let mut node = TestNode::start_new(&[]);
+    let w = Wallet::new(21);
+    node.rpc("generatetoaddress", json!([101, w.addr.to_string()]));
+    let info = node.rpc("getmempoolinfo", json!([]));
+    assert_eq!((info["loaded"].clone(), info["size"].clone()), (json!(true), json!(0)));
+    assert_eq!(info["minrelaytxfee"].to_string(), "0.00000100");
+    assert_eq!(node.rpc("getrawmempool", json!([false, true])), json!({"txids": [], "mempool_sequence": 1}));
+
+    let cb1 = coinbase(&node, 1);
+    let parent = w.spend(cb1, 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    let txid = node.rpc("sendrawtransaction", json!([serialize_hex(&parent)]));
+    assert_eq!(txid, json!(parent.compute_txid().to_string()));
+    // sending it again is not an error
+    assert_eq!(node.rpc("sendrawtransaction", json!([serialize_hex(&parent)])), txid);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([txid]));
+    assert_eq!(node.rpc("getrawmempool", json!([false, true]))["mempool_sequence"], json!(2));
+    let entry = node.rpc("getmempoolentry", json!([txid]));
+    assert_eq!(entry["fees"]["base"].to_string(), "0.00010000");
+    assert_eq!(entry["ancestorcount"], json!(1));
+    assert_eq!(entry["height"], json!(101));
+    // the spent coin is gone for gettxout, the new output is there unconfirmed
+    assert_eq!(node.rpc("gettxout", json!([cb1.txid.to_string(), 0])), json!(null));
+    assert!(!node.rpc("gettxout", json!([cb1.txid.to_string(), 0, false])).is_null());
+    assert_eq!(node.rpc("gettxout", json!([txid, 0]))["confirmations"], json!(0));
+    assert_eq!(node.rpc("getrawtransaction", json!([txid])), json!(serialize_hex(&parent)));
+
+    // a child of the unconfirmed parent
+    let child =
+        w.spend(OutPoint { txid: parent.compute_txid(), vout: 0 }, 50 * COIN - 10_000, vec![w.out(50 * COIN - 20_000)]);
+    let child_id = node.rpc("sendrawtransaction", json!([serialize_hex(&child)]));
+    assert_eq!(node.rpc("getmempoolancestors", json!([child_id])), json!([txid]));
+    assert_eq!(node.rpc("getmempooldescendants", json!([txid])), json!([child_id]));
+    assert_eq!(node.rpc("getmempoolentry", json!([txid]))["spentby"], json!([child_id]));
+
+    // reject reasons
+    let cb2 = coinbase(&node, 2);
+    let no_fee = w.spend(cb2, 50 * COIN, vec![w.out(50 * COIN)]);
+    let (code, msg) = send_err(&node, &no_fee);
+    assert_eq!(code, -26);
+    assert!(msg.starts_with("min relay fee not met, 0 < "), "{msg}");
+    assert_eq!(send_err(&node, &w.spend(cb2, 50 * COIN, vec![w.out(100)])), (-26, "dust".into()));
+    let (code, msg) = send_err(&node, &w.spend(cb2, 50 * COIN, vec![w.out(51 * COIN)]));
+    assert_eq!(code, -26);
+    assert!(msg.starts_with("bad-txns-in-belowout"), "{msg}");
+    let missing = w.spend(OutPoint { txid: Txid::all_zeros(), vout: 1 }, COIN, vec![w.out(COIN / 2)]);
+    assert_eq!(send_err(&node, &missing), (-25, "bad-txns-inputs-missingorspent".into()));
+    let young = w.spend(coinbase(&node, 50), 50 * COIN, vec![w.out(49 * COIN)]);
+    let (code, msg) = send_err(&node, &young);
+    assert_eq!(code, -26);
+    assert!(msg.starts_with("bad-txns-premature-spend-of-coinbase"), "{msg}");
+    let bad_sig = Wallet::new(22).spend(cb2, 50 * COIN, vec![w.out(49 * COIN)]);
+    assert_eq!(send_err(&node, &bad_sig), (-26, "mempool-script-verify-flag-failed (Script failed)".into()));
+    let (code, msg) = send_err(&node, &w.spend(cb2, 50 * COIN, vec![w.out(40 * COIN)]));
+    assert_eq!((code, msg.as_str()), (-25, "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)"));
+    let tma = node.rpc("testmempoolaccept", json!([[serialize_hex(&no_fee), serialize_hex(&missing)]]));
+    assert_eq!(tma[0]["allowed"], json!(false));
+    assert_eq!(tma[0]["reject-reason"], json!("min relay fee not met"));
+    assert_eq!(tma[1]["reject-reason"], json!("missing-inputs"));
+    let fine = w.spend(cb2, 50 * COIN, vec![w.out(50 * COIN - 5_000)]);
+    let tma = node.rpc("testmempoolaccept", json!([[serialize_hex(&fine)]]));
+    assert_eq!(tma[0]["allowed"], json!(true));
+    assert_eq!(tma[0]["fees"]["base"].to_string(), "0.00005000");
+    assert!(node.rpc("getrawmempool", json!([])).as_array().unwrap().len() == 2, "testmempoolaccept adds nothing");
+
+    // full RBF: a conflicting spend must pay more; it evicts the old one and its child
+    let low = w.spend(cb1, 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    let (code, msg) = send_err(&node, &Wallet::new(21).spend(cb1, 50 * COIN, vec![w.out(50 * COIN - 10_500)]));
+    assert_eq!(code, -26);
+    assert!(msg.starts_with("insufficient fee"), "{msg}");
+    let _ = low;
+    let high = w.spend(cb1, 50 * COIN, vec![w.out(50 * COIN - 100_000)]);
+    let high_id = node.rpc("sendrawtransaction", json!([serialize_hex(&high)]));
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([high_id]), "parent and child replaced");
+
+    // mining takes the pool; the pool empties; resending is "already known"
+    let blocks = node.rpc("generatetoaddress", json!([1, w.addr.to_string()]));
+    let block = node.rpc("getblock", json!([blocks[0], 1]));
+    assert_eq!(block["tx"][1], high_id);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
+    assert_eq!(send_err(&node, &high), (-27, "Transaction outputs already in utxo set".into()));
+    let coinbase_value: Value = node.rpc("getblock", json!([blocks[0], 2]))["tx"][0]["vout"][0]["value"].clone();
+    assert_eq!(
+        coinbase_value.to_string(),
+        "50.00100000",
+        "subsidy at height 102 (regtest halves every 150) plus the fee"
+    );
+
+    // generateblock takes txids from the mempool, and unknown ones fail as in Core
+    let cb3 = coinbase(&node, 3);
+    let pooled = w.spend(cb3, 50 * COIN, vec![w.out(50 * COIN - 7_000)]);
+    let pooled_id = node.rpc("sendrawtransaction", json!([serialize_hex(&pooled)]));
+    let e = node
+        .try_rpc("generateblock", json!([w.addr.to_string(), [Txid::all_zeros().to_string()]]))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((e.code, e.message), (-5, format!("Transaction {} not in mempool.", Txid::all_zeros())));
+    let hash = node.rpc("generateblock", json!([w.addr.to_string(), [pooled_id]]))["hash"].clone();
+    assert_eq!(node.rpc("getblock", json!([hash, 1]))["tx"][1], pooled_id);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
+    node.stop_node();
+}
+
+#[test]
+fn minrelaytxfee_option() {
+    let mut node = TestNode::start_new(&["-minrelaytxfee=0.0001"]);
+    assert_eq!(node.rpc("getmempoolinfo", json!([]))["minrelaytxfee"].to_string(), "0.00010000");
+    node.stop_node();
+    let mut bad = TestNode::new(&[]);
+    bad.assert_start_raises_init_error(
+        &["-minrelaytxfee=abc"],
+        "Error: Invalid amount for -minrelaytxfee=<amount>: 'abc'",
+    );
+}
