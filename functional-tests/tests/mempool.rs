@@ -187,3 +187,62 @@ fn minrelaytxfee_option() {
         "Error: Invalid amount for -minrelaytxfee=<amount>: 'abc'",
     );
 }
+
+#[test]
+fn invalidateblock_and_reconsiderblock() {
+    let mut node = TestNode::start_new(&[]);
+    let w = Wallet::new(23);
+    let other = Wallet::new(24);
+    let hashes = node.rpc("generatetoaddress", json!([101, w.addr.to_string()]));
+    let tx = w.spend(coinbase(&node, 1), 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    let txid = node.rpc("sendrawtransaction", json!([serialize_hex(&tx)]));
+    let top: Vec<Value> = node.rpc("generatetoaddress", json!([5, w.addr.to_string()])).as_array().unwrap().clone();
+    assert_eq!(node.rpc("getblock", json!([top[0], 1]))["tx"][1], txid);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
+
+    // invalidating block 102 disconnects 102..106; its transaction returns to the pool
+    assert_eq!(node.rpc("invalidateblock", json!([top[0]])), json!(null));
+    assert_eq!(node.rpc("getblockcount", json!([])), json!(101));
+    assert_eq!(node.rpc("getbestblockhash", json!([])), hashes[100]);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([txid]));
+    assert!(node.rpc("gettxout", json!([txid, 0, false])).is_null(), "unconfirmed again");
+    let tips = node.rpc("getchaintips", json!([]));
+    let bad = tips.as_array().unwrap().iter().find(|t| t["hash"] == top[4]).unwrap();
+    assert_eq!((bad["status"].clone(), bad["branchlen"].clone()), (json!("invalid"), json!(5)));
+    // an unknown block
+    let e = node.try_rpc("invalidateblock", json!([Txid::all_zeros().to_string()])).unwrap().unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (-5, "Block not found"));
+
+    // a shorter valid branch, then reconsidering the long one switches back
+    let short = node.rpc("generatetoaddress", json!([2, other.addr.to_string()]));
+    assert_eq!(node.rpc("getblockcount", json!([])), json!(103));
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]), "mined on the short branch");
+    assert_eq!(node.rpc("reconsiderblock", json!([top[2]])), json!(null));
+    assert_eq!(node.rpc("getbestblockhash", json!([])), top[4]);
+    let tips = node.rpc("getchaintips", json!([]));
+    let fork = tips.as_array().unwrap().iter().find(|t| t["hash"] == short[1]).unwrap();
+    assert_eq!(fork["status"], json!("valid-fork"));
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]), "the transaction is confirmed in 102 again");
+    assert_eq!(node.rpc("gettxout", json!([txid, 0]))["confirmations"], json!(5));
+
+    // invalidating a block off the active chain only marks it
+    node.rpc("invalidateblock", json!([short[0]]));
+    assert_eq!(node.rpc("getbestblockhash", json!([])), top[4]);
+    let tips = node.rpc("getchaintips", json!([]));
+    let fork = tips.as_array().unwrap().iter().find(|t| t["hash"] == short[1]).unwrap();
+    assert_eq!(fork["status"], json!("invalid"));
+    node.stop_node();
+}
+
+#[test]
+fn invalidateblock_without_undo_data_is_an_rpc_error() {
+    let mut node = TestNode::start_new(&[]);
+    let w = Wallet::new(25);
+    let hashes = node.rpc("generatetoaddress", json!([3, w.addr.to_string()]));
+    std::fs::remove_file(node.net_dir().join("blocks/rev00000.dat")).unwrap();
+    let e = node.try_rpc("invalidateblock", json!([hashes[1]])).unwrap().unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (-20, "Failed to disconnect block."));
+    // the node keeps running (Core aborts only when a reorg hits this, not on the RPC)
+    assert_eq!(node.rpc("getblockcount", json!([])), json!(3));
+    node.stop_node();
+}

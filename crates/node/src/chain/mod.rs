@@ -127,6 +127,36 @@ struct State {
 }
 
 impl State {
+    /// Every block that is invalid or descends from one (Core's
+    /// `BLOCK_FAILED_VALID` and `BLOCK_FAILED_CHILD`).
+    fn failed(&self) -> std::collections::HashSet<BlockHash> {
+        let mut by_height: Vec<&BlockInfo> = self.entries.values().collect();
+        by_height.sort_by_key(|i| i.height);
+        let mut failed = std::collections::HashSet::new();
+        for info in by_height {
+            if self.invalid.contains(&info.hash) || (info.height > 0 && failed.contains(&info.header.prev_blockhash)) {
+                failed.insert(info.hash);
+            }
+        }
+        failed
+    }
+
+    /// The block with the most work that is not known to be invalid; among
+    /// equals, the one stored first (Core prefers the one received first).
+    fn best_candidate(&self) -> Option<BlockHash> {
+        let failed = self.failed();
+        self.entries
+            .values()
+            .filter(|i| !failed.contains(&i.hash))
+            .max_by(|a, b| {
+                a.height.cmp(&b.height).then(
+                    (b.store_rec.loc.file, b.store_rec.loc.data_pos)
+                        .cmp(&(a.store_rec.loc.file, a.store_rec.loc.data_pos)),
+                )
+            })
+            .map(|i| i.hash)
+    }
+
     fn publish_tip(&self) {
         if let Some(h) = self.active.last() {
             let height = u32::try_from(self.active.len() - 1).unwrap_or(u32::MAX);
@@ -551,7 +581,7 @@ impl Chain {
             return Err(BlockError::Orphan);
         };
         check_header(&block.header)?;
-        if st.invalid.contains(&parent.hash) {
+        if st.failed().contains(&parent.hash) {
             return Err(BlockError::Invalid("bad-prevblk"));
         }
         let height = parent.height + 1;
@@ -576,6 +606,84 @@ impl Chain {
         let connected = connect(&mut st, block, height, changes, undo);
         drop(st);
         connected.inspect_err(|e| self.fatal_error(e))
+    }
+
+    /// Core's `invalidateblock`: marks `hash` invalid, disconnects it and
+    /// its descendants from the active chain with their undo data, and moves
+    /// to the best remaining chain. Transactions of disconnected blocks go
+    /// back to the mempool when still valid.
+    ///
+    /// # Errors
+    /// Missing or unreadable undo data (as an error, not a fatal abort, as
+    /// in Core), or an unknown block.
+    pub fn invalidate(&self, hash: &BlockHash) -> Result<(), BlockError> {
+        let now = self.now();
+        let mut st = self.lock();
+        let info = st.entries.get(hash).cloned().ok_or(BlockError::Invalid("Block not found"))?;
+        if info.height == 0 {
+            return Err(BlockError::Invalid("cannot invalidate the genesis block"));
+        }
+        let mut disconnected = Vec::new();
+        if st.active.get(info.height as usize) == Some(hash) {
+            while st.active.len() > info.height as usize {
+                let gone = *st.active.last().expect("above the invalidated block");
+                if let Some(b) = st
+                    .store
+                    .read_block(&st.entries[&gone].store_rec.loc)
+                    .ok()
+                    .and_then(|b| deserialize::<Block>(&b).ok())
+                {
+                    disconnected.push(b);
+                }
+                disconnect_tip(&mut st)?;
+            }
+        }
+        st.invalid.insert(*hash);
+        refill_mempool(&mut st, &disconnected, now);
+        activate_best(&mut st, now)
+    }
+
+    /// Core's `reconsiderblock`: forgets that `hash`, its ancestors and its
+    /// descendants were invalid and moves to the best chain.
+    ///
+    /// # Errors
+    /// A store or fatal error while switching chains, or an unknown block.
+    pub fn reconsider(&self, hash: &BlockHash) -> Result<(), BlockError> {
+        let now = self.now();
+        let mut st = self.lock();
+        if !st.entries.contains_key(hash) {
+            return Err(BlockError::Invalid("Block not found"));
+        }
+        let mut cur = *hash;
+        while let Some(info) = st.entries.get(&cur).cloned() {
+            st.invalid.remove(&cur);
+            if info.height == 0 {
+                break;
+            }
+            cur = info.header.prev_blockhash;
+        }
+        let descendants: Vec<BlockHash> = st
+            .invalid
+            .iter()
+            .filter(|b| {
+                let mut cur = **b;
+                while let Some(i) = st.entries.get(&cur) {
+                    if cur == *hash {
+                        return true;
+                    }
+                    if i.height == 0 {
+                        break;
+                    }
+                    cur = i.header.prev_blockhash;
+                }
+                false
+            })
+            .copied()
+            .collect();
+        for d in descendants {
+            st.invalid.remove(&d);
+        }
+        activate_best(&mut st, now)
     }
 
     /// `-minrelaytxfee`, in satoshis per 1000 virtual bytes.
@@ -612,6 +720,7 @@ impl Chain {
         let st = self.lock();
         let parents: std::collections::HashSet<BlockHash> =
             st.entries.values().filter(|i| i.height > 0).map(|i| i.header.prev_blockhash).collect();
+        let failed = st.failed();
         let mut tips = Vec::new();
         for info in st.entries.values().filter(|i| !parents.contains(&i.hash)) {
             // branch length: blocks since the fork with the active chain
@@ -626,7 +735,7 @@ impl Chain {
             }
             let status = if len == 0 {
                 "active"
-            } else if st.invalid.contains(&info.hash) {
+            } else if failed.contains(&info.hash) {
                 "invalid"
             } else if info.store_rec.loc.undo_pos != 0 {
                 "valid-fork"
@@ -1333,12 +1442,46 @@ fn reorg_to(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, B
         }
     }
     // transactions of the disconnected blocks go back to the pool when still valid
-    for b in resurrect.iter().rev() {
+    refill_mempool(st, &resurrect, now);
+    Ok(new_tip)
+}
+
+/// Moves to the best valid chain when it has more work than the active one
+/// (Core's `ActivateBestChain`); a candidate found invalid on the way is
+/// marked and the next best is tried.
+fn activate_best(st: &mut State, now: u64) -> Result<(), BlockError> {
+    for _ in 0..64 {
+        let Some(best) = st.best_candidate() else { return Ok(()) };
+        if (st.entries[&best].height as usize) < st.active.len() {
+            return Ok(());
+        }
+        match reorg_to(st, best, now) {
+            Err(BlockError::Invalid(reason)) => tracing::info!("Candidate tip {best} is invalid: {reason}"),
+            other => return other.map(|_| ()),
+        }
+    }
+    Ok(())
+}
+
+/// After blocks were disconnected: their transactions first (oldest block
+/// first), then the pool as it was, each accepted again if still valid
+/// (Core's `MaybeUpdateMempoolForReorg`).
+fn refill_mempool(st: &mut State, disconnected: &[Block], now: u64) {
+    if disconnected.is_empty() {
+        return;
+    }
+    let pooled: Vec<Transaction> = st.mempool.entries().iter().map(|e| e.tx.clone()).collect();
+    for tx in &pooled {
+        st.mempool.remove(&tx.compute_txid());
+    }
+    for b in disconnected.iter().rev() {
         for tx in b.txdata.iter().skip(1) {
             let _ = accept_locked(st, tx, now, false);
         }
     }
-    Ok(new_tip)
+    for tx in &pooled {
+        let _ = accept_locked(st, tx, now, false);
+    }
 }
 
 /// Writes the block and makes it the tip, in the crash-safe order.

@@ -593,6 +593,29 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
         )
         .result_help("Result:\nn    (numeric) The current block count"),
     );
+    for (name, help, invalidate) in [
+        ("invalidateblock", "Permanently marks a block as invalid, as if it violated a consensus rule.", true),
+        ("reconsiderblock", "Removes invalidity status of a block, its ancestors and its descendants, reconsider them for activation.\nThis can be used to undo the effects of invalidateblock.", false),
+    ] {
+        let s = slot.clone();
+        table.add(
+            Command::new("hidden", name, help, move |p, _| {
+                let s = s.clone();
+                async move {
+                    let hash = parse_hash(&p[0], "blockhash")?;
+                    blocking(&s, move |c| {
+                        let done = if invalidate { c.invalidate(&hash) } else { c.reconsider(&hash) };
+                        done.map(|()| Value::Null).map_err(|e| match e {
+                            BlockError::Invalid("Block not found") => RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Block not found"),
+                            other => RpcError::new(codes::RPC_DATABASE_ERROR, other.to_string()),
+                        })
+                    })
+                    .await
+                }
+            })
+            .arg(Arg::required("blockhash", ArgType::Str, if invalidate { "the hash of the block to mark as invalid" } else { "the hash of the block to reconsider" })),
+        );
+    }
     let s = slot.clone();
     table.add(
         Command::new(
