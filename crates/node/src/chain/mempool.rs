@@ -208,34 +208,96 @@ impl Mempool {
         self.entries.is_empty()
     }
 
-    /// Transactions for a block template: highest fee rate first, parents
-    /// before children, within `max_weight`.
+    /// `e` with its ancestors in the pool, parents first.
+    fn package<'a>(&'a self, e: &'a Entry) -> Vec<&'a Entry> {
+        let mut members: Vec<&Entry> =
+            self.ancestors(&e.txid).iter().filter_map(|t| self.entries.get(t)).chain([e]).collect();
+        members.sort_by_key(|m| m.order);
+        members
+    }
+
+    /// Transactions for a block template, within `max_weight`: packages of
+    /// a transaction with its unconfirmed ancestors, best package fee rate
+    /// first (Core's ancestor-score selection, with scores computed once),
+    /// parents always before children.
     #[must_use]
     pub fn select(&self, max_weight: u64) -> Vec<Transaction> {
-        let mut chosen: Vec<Txid> = Vec::new();
-        let mut weight = 0;
-        let mut by_rate: Vec<&Entry> = self.entries.values().collect();
-        // fee per weight unit, compared without floats
-        by_rate.sort_by(|a, b| {
-            (u128::from(b.fee) * u128::from(a.weight))
-                .cmp(&(u128::from(a.fee) * u128::from(b.weight)))
-                .then(a.order.cmp(&b.order))
+        let mut scored: Vec<(u64, u64, u64, &Entry)> = self
+            .entries
+            .values()
+            .map(|e| {
+                let members = self.package(e);
+                (members.iter().map(|m| m.fee).sum(), members.iter().map(|m| m.weight).sum(), e.order, e)
+            })
+            .collect();
+        // fee per weight unit, compared without floats; ties by arrival
+        scored.sort_by(|a, b| {
+            (u128::from(b.0) * u128::from(a.1)).cmp(&(u128::from(a.0) * u128::from(b.1))).then(a.2.cmp(&b.2))
         });
-        let mut progress = true;
-        while progress {
-            progress = false;
-            for e in &by_rate {
-                if chosen.contains(&e.txid) {
-                    continue;
-                }
-                if self.parents(e).iter().all(|p| chosen.contains(p)) && weight + e.weight <= max_weight {
-                    chosen.push(e.txid);
-                    weight += e.weight;
-                    progress = true;
-                    break;
-                }
+        let mut chosen: std::collections::HashSet<Txid> = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut weight = 0;
+        for (_, _, _, e) in scored {
+            if chosen.contains(&e.txid) {
+                continue;
+            }
+            let missing: Vec<&Entry> = self.package(e).into_iter().filter(|m| !chosen.contains(&m.txid)).collect();
+            let extra: u64 = missing.iter().map(|m| m.weight).sum();
+            if weight + extra > max_weight {
+                continue;
+            }
+            weight += extra;
+            for m in missing {
+                chosen.insert(m.txid);
+                out.push(m.tx.clone());
             }
         }
-        chosen.iter().filter_map(|t| self.entries.get(t).map(|e| e.tx.clone())).collect()
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bitcoin::hashes::Hash;
+    use bitcoin::{absolute, transaction, Amount, ScriptBuf, Sequence, TxIn, TxOut, Witness};
+
+    use super::*;
+
+    fn tx(prev: OutPoint, tag: u8) -> Transaction {
+        Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: prev,
+                script_sig: ScriptBuf::from_bytes(vec![tag]),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut { value: Amount::from_sat(1_000), script_pubkey: ScriptBuf::new() }],
+        }
+    }
+
+    fn outpoint(tag: u8) -> OutPoint {
+        OutPoint { txid: Txid::from_byte_array([tag; 32]), vout: 0 }
+    }
+
+    #[test]
+    fn select_takes_packages_by_fee_rate_parents_first() {
+        let mut pool = Mempool::new();
+        let parent = tx(outpoint(1), 1);
+        let child = tx(OutPoint { txid: parent.compute_txid(), vout: 0 }, 2);
+        let middle = tx(outpoint(3), 3);
+        let poor = tx(outpoint(4), 4);
+        pool.add(parent.clone(), 10, 0, 0); // pays little, but its child pays for it
+        pool.add(poor.clone(), 5, 0, 0);
+        pool.add(middle.clone(), 1_000, 0, 0);
+        pool.add(child.clone(), 5_000, 0, 0);
+        let picked: Vec<Txid> = pool.select(u64::MAX).iter().map(Transaction::compute_txid).collect();
+        let want: Vec<Txid> = [&parent, &child, &middle, &poor].iter().map(|t| t.compute_txid()).collect();
+        assert_eq!(picked, want);
+        // a weight limit leaves out the packages that do not fit
+        let one = parent.weight().to_wu();
+        let picked = pool.select(one * 2 - 1);
+        assert_eq!(picked.iter().map(Transaction::compute_txid).collect::<Vec<_>>(), vec![middle.compute_txid()]);
     }
 }
