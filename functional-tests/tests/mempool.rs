@@ -246,3 +246,66 @@ fn invalidateblock_without_undo_data_is_an_rpc_error() {
     assert_eq!(node.rpc("getblockcount", json!([])), json!(3));
     node.stop_node();
 }
+
+fn restart(node: &mut TestNode, args: &[&str]) {
+    node.stop_node();
+    node.start(args);
+    node.wait_for_rpc_connection();
+}
+
+#[test]
+fn persistmempool_keeps_the_pool_across_restarts() {
+    let mut node = TestNode::start_new(&[]);
+    let w = Wallet::new(26);
+    node.rpc("generatetoaddress", json!([101, w.addr.to_string()]));
+    let parent = w.spend(coinbase(&node, 1), 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    let child =
+        w.spend(OutPoint { txid: parent.compute_txid(), vout: 0 }, 50 * COIN - 10_000, vec![w.out(50 * COIN - 20_000)]);
+    let ids: Vec<Value> =
+        [&parent, &child].iter().map(|t| node.rpc("sendrawtransaction", json!([serialize_hex(*t)]))).collect();
+    let time = node.rpc("getmempoolentry", json!([ids[0]]))["time"].clone();
+    let file = node.net_dir().join("mempool.dat");
+
+    // a clean restart writes mempool.dat (version 2) and loads it back
+    node.stop_node();
+    assert_eq!(std::fs::read(&file).unwrap()[0], 2, "version 2 by default");
+    node.start(&[]);
+    node.wait_for_rpc_connection();
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!(ids));
+    assert_eq!(node.rpc("getmempoolentry", json!([ids[0]]))["time"], time, "entry time kept");
+    assert!(node.debug_log().contains("Imported mempool transactions from file: 2 succeeded, 0 failed, 0 expired"));
+    assert_eq!(node.rpc("savemempool", json!([])), json!({"filename": file.display().to_string()}));
+
+    // -persistmempool=0 neither loads nor writes the file
+    restart(&mut node, &["-persistmempool=0"]);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
+    restart(&mut node, &[]);
+    assert_eq!(node.rpc("getrawmempool", json!([])).as_array().unwrap().len(), 2);
+
+    // -persistmempoolv1 writes the legacy format, which loads as well
+    restart(&mut node, &["-persistmempoolv1"]);
+    node.rpc("savemempool", json!([]));
+    assert_eq!(std::fs::read(&file).unwrap()[..8], [1, 0, 0, 0, 0, 0, 0, 0]);
+    restart(&mut node, &["-persistmempoolv1"]);
+    assert_eq!(node.rpc("getrawmempool", json!([])).as_array().unwrap().len(), 2);
+
+    // -mempoolexpiry=0 drops everything on load as expired
+    restart(&mut node, &["-mempoolexpiry=0"]);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
+    assert!(node.debug_log().contains("0 succeeded, 0 failed, 2 expired"));
+
+    // a damaged file is logged and the node starts with an empty pool
+    node.stop_node();
+    std::fs::write(&file, b"\x02\x00\x00\x00\x00\x00\x00\x00\x08garbage").unwrap();
+    node.start(&[]);
+    node.wait_for_rpc_connection();
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
+    assert!(node.debug_log().contains("Failed to deserialize mempool data on file"));
+
+    // savemempool that cannot write answers Core's error
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let e = node.try_rpc("savemempool", json!([])).unwrap().unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (-1, "Unable to dump mempool to disk"));
+    node.stop_node();
+}

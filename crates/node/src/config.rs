@@ -69,6 +69,13 @@ pub struct NodeConfig {
     pub txindex: bool,
     /// `-minrelaytxfee` in satoshis per 1000 vbytes.
     pub min_relay_fee: Option<u64>,
+    /// `-persistmempool` (default on): `mempool.dat` written at shutdown
+    /// and read at start.
+    pub persist_mempool: bool,
+    /// `-persistmempoolv1`: write the version 1 format (no obfuscation key).
+    pub persist_mempool_v1: bool,
+    /// `-mempoolexpiry` in seconds (default 336 hours).
+    pub mempool_expiry_secs: u64,
     /// `-shrinkdebugfile` (default: on unless debug categories are on).
     pub shrink_debug_file: bool,
     /// The PID file (`-pid`), `None` with `-nopid`.
@@ -234,6 +241,14 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
         txindex: args.get_bool("txindex", false),
         min_relay_fee,
+        persist_mempool: args.get_bool("persistmempool", true),
+        persist_mempool_v1: args.get_bool("persistmempoolv1", false),
+        mempool_expiry_secs: args
+            .get("mempoolexpiry")
+            .map_or(336, |v| v.trim().parse::<i64>().unwrap_or(0))
+            .max(0)
+            .unsigned_abs()
+            .saturating_mul(3600),
         shrink_debug_file: args.get_bool("shrinkdebugfile", args.get_all("debug").is_empty()),
         pid_file,
         settings_file,

@@ -309,6 +309,11 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
                 requester.request();
             }));
             tracing::info!("Loaded best chain: hashBestChain={} height={}", chain.tip().hash, chain.height());
+            let mempool_path = config.net_dir.join("mempool.dat");
+            if config.persist_mempool {
+                load_mempool(&chain, &mempool_path, config.mempool_expiry_secs);
+            }
+            chain.set_mempool_file(mempool_path, config.persist_mempool_v1);
             let _ = slot.set(chain);
             init_message("Verifying blocks…");
             init_message("Done loading");
@@ -342,7 +347,34 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
         rpc.stop();
         http.stop().await;
     }
+    if config.persist_mempool {
+        if let Some(chain) = slot.get() {
+            let _ = chain.save_mempool();
+        }
+    }
     exit_code.max(fatal_code.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// Core's `LoadMempool`: a missing or damaged file is logged and the node
+/// goes on with an empty pool.
+fn load_mempool(chain: &chain::Chain, path: &std::path::Path, expiry_secs: u64) {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(_) => {
+            tracing::info!("Failed to open mempool file. Continuing anyway.");
+            return;
+        }
+    };
+    match chain::mempool_file::decode(&bytes) {
+        Ok(txs) => {
+            tracing::info!("Loading {} mempool transactions from file...", txs.len());
+            let (ok, failed, expired, there) = chain.load_mempool(&txs, expiry_secs);
+            tracing::info!(
+                "Imported mempool transactions from file: {ok} succeeded, {failed} failed, {expired} expired, {there} already there, 0 waiting for initial broadcast"
+            );
+        }
+        Err(e) => tracing::info!("Failed to deserialize mempool data on file: {e}. Continuing anyway."),
+    }
 }
 
 fn spawn_signal_handlers(requester: ShutdownRequester, log: Option<Arc<logging::LogHandle>>) {

@@ -150,6 +150,14 @@ impl Mempool {
         self.sequence += 1;
     }
 
+    /// Sets the entry time of a pooled transaction (when loaded from
+    /// `mempool.dat`).
+    pub fn set_time(&mut self, txid: &Txid, time: u64) {
+        if let Some(e) = self.entries.get_mut(txid) {
+            e.time = time;
+        }
+    }
+
     /// Removes a transaction (and nothing else); returns it if present.
     pub fn remove(&mut self, txid: &Txid) -> Option<Entry> {
         let e = self.entries.remove(txid)?;

@@ -10,6 +10,7 @@
 mod deployments;
 mod descriptor;
 pub mod mempool;
+pub mod mempool_file;
 pub mod rpc;
 mod store;
 pub mod txjson;
@@ -124,6 +125,8 @@ struct State {
     mempool: mempool::Mempool,
     /// `-minrelaytxfee` in satoshis per 1000 virtual bytes.
     min_relay_fee: u64,
+    /// Where `savemempool` writes, and whether in the version 1 format.
+    mempool_file: Option<(std::path::PathBuf, bool)>,
 }
 
 impl State {
@@ -272,6 +275,7 @@ impl Chain {
             tip_tx: tokio::sync::watch::channel((BlockHash::all_zeros(), 0)).0,
             mempool: mempool::Mempool::new(),
             min_relay_fee: DEFAULT_MIN_RELAY_FEE,
+            mempool_file: None,
         };
         match state.store.best_block()? {
             None => {
@@ -684,6 +688,70 @@ impl Chain {
             st.invalid.remove(&d);
         }
         activate_best(&mut st, now)
+    }
+
+    /// The pool as `mempool.dat` stores it: each transaction, parents
+    /// first, with its entry time.
+    #[must_use]
+    pub fn mempool_snapshot(&self) -> Vec<mempool_file::Stored> {
+        let st = self.lock();
+        st.mempool.entries().iter().map(|e| (e.tx.clone(), i64::try_from(e.time).unwrap_or(i64::MAX))).collect()
+    }
+
+    /// Sets where `mempool.dat` lives and its format (`v1`: no key).
+    pub fn set_mempool_file(&self, path: std::path::PathBuf, v1: bool) {
+        self.lock().mempool_file = Some((path, v1));
+    }
+
+    /// Writes the pool to `mempool.dat` (Core's `DumpMempool`), logging as
+    /// Core does. Returns the path.
+    ///
+    /// # Errors
+    /// No file set, or the I/O error.
+    pub fn save_mempool(&self) -> std::io::Result<std::path::PathBuf> {
+        let started = std::time::Instant::now();
+        let (path, v1) = self.lock().mempool_file.clone().ok_or_else(|| std::io::Error::other("no mempool file"))?;
+        let txs = self.mempool_snapshot();
+        let copied = started.elapsed();
+        tracing::info!("Writing {} mempool transactions to file...", txs.len());
+        tracing::info!("Writing 0 unbroadcast transactions to file.");
+        match mempool_file::dump(&path, &txs, v1) {
+            Ok(size) => {
+                tracing::info!(
+                    "Dumped mempool: {:.3}s to copy, {:.3}s to dump, {size} bytes dumped to file",
+                    copied.as_secs_f64(),
+                    (started.elapsed() - copied).as_secs_f64()
+                );
+                Ok(path)
+            }
+            Err(e) => {
+                tracing::info!("Failed to dump mempool: {e}. Continuing anyway.");
+                Err(e)
+            }
+        }
+    }
+
+    /// Accepts transactions read from `mempool.dat`, keeping their entry
+    /// times; those older than `expiry_secs` are skipped. Returns Core's
+    /// counts: (succeeded, failed, expired, already there).
+    pub fn load_mempool(&self, txs: &[mempool_file::Stored], expiry_secs: u64) -> (u64, u64, u64, u64) {
+        let now = self.now();
+        let mut st = self.lock();
+        let (mut ok, mut failed, mut expired, mut there) = (0, 0, 0, 0);
+        for (tx, time) in txs {
+            let time = u64::try_from(*time).unwrap_or(0);
+            if time.saturating_add(expiry_secs) <= now {
+                expired += 1;
+            } else if accept_locked(&mut st, tx, now, false).is_ok() {
+                st.mempool.set_time(&tx.compute_txid(), time);
+                ok += 1;
+            } else if st.mempool.get(&tx.compute_txid()).is_some() {
+                there += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        (ok, failed, expired, there)
     }
 
     /// `-minrelaytxfee`, in satoshis per 1000 virtual bytes.

@@ -410,6 +410,20 @@ fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
         .arg(Arg::optional("mempool_sequence", ArgType::Bool, "(default=false) If verbose=false, returns a json object with transaction list and mempool sequence number attached.")),
     );
     let s = slot.clone();
+    table.add(
+        Command::new("blockchain", "savemempool", "Dumps the mempool to disk. It will fail until the previous dump is fully loaded.", move |_, _| {
+            let s = s.clone();
+            async move {
+                blocking(&s, |c| {
+                    let path = c.save_mempool().map_err(|_| RpcError::misc("Unable to dump mempool to disk"))?;
+                    Ok(json!({"filename": path.display().to_string()}))
+                })
+                .await
+            }
+        })
+        .result_help("Result:\n{                    (json object)\n  \"filename\" : \"str\"    (string) the directory and file where the mempool was saved\n}"),
+    );
+    let s = slot.clone();
     table.add(Command::new(
         "blockchain",
         "getmempoolinfo",
