@@ -309,3 +309,72 @@ fn persistmempool_keeps_the_pool_across_restarts() {
     assert_eq!((e.code, e.message.as_str()), (-1, "Unable to dump mempool to disk"));
     node.stop_node();
 }
+
+fn utxo_summary(node: &TestNode) -> (Value, Value) {
+    let info = node.rpc("gettxoutsetinfo", json!(["none"]));
+    (info["txouts"].clone(), info["total_amount"].clone())
+}
+
+#[test]
+fn ten_block_reorg_with_transactions_on_both_branches() {
+    let mut node = TestNode::start_new(&[]);
+    let w = Wallet::new(27);
+    let other = Wallet::new(28);
+    node.rpc("generatetoaddress", json!([103, w.addr.to_string()]));
+    let (c1, c2, c3) = (coinbase(&node, 1), coinbase(&node, 2), coinbase(&node, 3));
+    let tx1 = w.spend(c1, 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    let tx2 = w.spend(c2, 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    for t in [&tx1, &tx2] {
+        node.rpc("sendrawtransaction", json!([serialize_hex(t)]));
+    }
+    let id = |t: &Transaction| json!(t.compute_txid().to_string());
+
+    // branch A: 10 blocks, the first confirms tx1 and tx2
+    let a: Vec<Value> = node.rpc("generatetoaddress", json!([10, w.addr.to_string()])).as_array().unwrap().clone();
+    assert_eq!(node.rpc("getblock", json!([a[0], 1]))["nTx"], json!(3));
+    let utxos_a = utxo_summary(&node);
+
+    // set A aside: tx1 and tx2 return to the pool
+    node.rpc("invalidateblock", json!([a[0]]));
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([id(&tx1), id(&tx2)]));
+    let seq = node.rpc("getrawmempool", json!([false, true]))["mempool_sequence"].clone();
+
+    // branch B: tx1 replaced by a double spend paying more, plus tx3; 11 blocks
+    let tx1b = w.spend(c1, 50 * COIN, vec![other.out(50 * COIN - 50_000)]);
+    let tx3 = w.spend(c3, 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    for t in [&tx1b, &tx3] {
+        node.rpc("sendrawtransaction", json!([serialize_hex(t)]));
+    }
+    // one removal (tx1, replaced) and two additions
+    assert_eq!(node.rpc("getrawmempool", json!([false, true]))["mempool_sequence"], json!(seq.as_u64().unwrap() + 3));
+    let b: Vec<Value> = node.rpc("generatetoaddress", json!([11, other.addr.to_string()])).as_array().unwrap().clone();
+    assert_eq!(node.rpc("getblock", json!([b[0], 1]))["nTx"], json!(4));
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
+    node.rpc("reconsiderblock", json!([a[0]]));
+    assert_eq!(node.rpc("getbestblockhash", json!([])), b[10], "B has more work");
+
+    // invalidating B's first block reorganises 11 blocks out, 10 in
+    node.rpc("invalidateblock", json!([b[0]]));
+    assert_eq!(node.rpc("getbestblockhash", json!([])), a[9]);
+    // tx1 and tx2 are confirmed again; tx1b conflicts with tx1 and is gone;
+    // tx3 is back in the pool
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([id(&tx3)]));
+    assert_eq!(node.rpc("gettxout", json!([id(&tx1), 0]))["confirmations"], json!(10));
+    assert_eq!(node.rpc("gettxout", json!([id(&tx2), 0]))["confirmations"], json!(10));
+    assert!(node.rpc("gettxout", json!([id(&tx1b), 0])).is_null());
+    assert!(node.rpc("gettxout", json!([id(&tx3), 0, false])).is_null(), "unconfirmed");
+    assert_eq!(node.rpc("gettxout", json!([id(&tx3), 0]))["confirmations"], json!(0));
+    assert_eq!(utxo_summary(&node), utxos_a, "UTXO set as it was on A");
+    let tips = node.rpc("getchaintips", json!([]));
+    let b_tip = tips.as_array().unwrap().iter().find(|t| t["hash"] == b[10]).unwrap();
+    assert_eq!((b_tip["status"].clone(), b_tip["branchlen"].clone()), (json!("invalid"), json!(11)));
+
+    // the same chain survives a restart
+    node.stop_node();
+    node.start(&[]);
+    node.wait_for_rpc_connection();
+    assert_eq!(node.rpc("getbestblockhash", json!([])), a[9]);
+    assert_eq!(utxo_summary(&node), utxos_a);
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([id(&tx3)]));
+    node.stop_node();
+}

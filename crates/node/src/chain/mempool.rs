@@ -150,6 +150,12 @@ impl Mempool {
         self.sequence += 1;
     }
 
+    /// Overrides the sequence number (after a reorg refill, so that it
+    /// counts what Core's would: additions and real removals only).
+    pub fn set_sequence(&mut self, sequence: u64) {
+        self.sequence = sequence;
+    }
+
     /// Sets the entry time of a pooled transaction (when loaded from
     /// `mempool.dat`).
     pub fn set_time(&mut self, txid: &Txid, time: u64) {

@@ -1538,18 +1538,29 @@ fn refill_mempool(st: &mut State, disconnected: &[Block], now: u64) {
     if disconnected.is_empty() {
         return;
     }
-    let pooled: Vec<Transaction> = st.mempool.entries().iter().map(|e| e.tx.clone()).collect();
-    for tx in &pooled {
+    // The pool is rebuilt, but the sequence counts only what Core's
+    // would: one per disconnected transaction added, one per pooled
+    // transaction that no longer fits.
+    let sequence = st.mempool.sequence();
+    let pooled: Vec<(Transaction, u64)> = st.mempool.entries().iter().map(|e| (e.tx.clone(), e.time)).collect();
+    for (tx, _) in &pooled {
         st.mempool.remove(&tx.compute_txid());
     }
+    let mut added = 0;
     for b in disconnected.iter().rev() {
         for tx in b.txdata.iter().skip(1) {
-            let _ = accept_locked(st, tx, now, false);
+            added += u64::from(accept_locked(st, tx, now, false).is_ok());
         }
     }
-    for tx in &pooled {
-        let _ = accept_locked(st, tx, now, false);
+    let mut dropped = 0;
+    for (tx, time) in &pooled {
+        if accept_locked(st, tx, now, false).is_ok() {
+            st.mempool.set_time(&tx.compute_txid(), *time);
+        } else {
+            dropped += 1;
+        }
     }
+    st.mempool.set_sequence(sequence + added + dropped);
 }
 
 /// Writes the block and makes it the tip, in the crash-safe order.
