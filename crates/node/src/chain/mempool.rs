@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use bitcoin::{OutPoint, Transaction, Txid, Wtxid};
 
+use super::events::{Event, Events, RemovalReason};
+
 /// One transaction in the pool.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -40,6 +42,11 @@ pub struct Mempool {
     /// removal.
     sequence: u64,
     next_order: u64,
+    /// Where additions and removals are announced.
+    events: Option<Events>,
+    /// Set while a reorg takes transactions out and puts them back:
+    /// nothing is announced and the sequence does not move.
+    quiet: bool,
 }
 
 impl Mempool {
@@ -47,6 +54,31 @@ impl Mempool {
     #[must_use]
     pub fn new() -> Self {
         Self { sequence: 1, ..Self::default() }
+    }
+
+    /// Announces additions and removals on `events` from now on.
+    pub fn set_events(&mut self, events: Events) {
+        self.events = Some(events);
+    }
+
+    /// Turns quiet mode on or off (see the field).
+    pub fn set_quiet(&mut self, quiet: bool) {
+        self.quiet = quiet;
+    }
+
+    /// Counts and announces a removal that happened in quiet mode but that
+    /// Core would have made (a transaction that no longer fits after a
+    /// reorganisation).
+    pub fn announce_removed(&mut self, tx: &Transaction, reason: RemovalReason) {
+        self.sequence += 1;
+        if let Some(ev) = &self.events {
+            ev.send(Event::TransactionRemoved {
+                txid: tx.compute_txid(),
+                wtxid: tx.compute_wtxid(),
+                reason,
+                mempool_sequence: self.sequence,
+            });
+        }
     }
 
     /// The current mempool sequence.
@@ -146,14 +178,15 @@ impl Mempool {
             order: self.next_order,
         };
         self.next_order += 1;
+        let shared = (!self.quiet && self.events.is_some()).then(|| std::sync::Arc::new(entry.tx.clone()));
         self.entries.insert(txid, entry);
+        if self.quiet {
+            return;
+        }
         self.sequence += 1;
-    }
-
-    /// Overrides the sequence number (after a reorg refill, so that it
-    /// counts what Core's would: additions and real removals only).
-    pub fn set_sequence(&mut self, sequence: u64) {
-        self.sequence = sequence;
+        if let (Some(ev), Some(tx)) = (&self.events, shared) {
+            ev.send(Event::TransactionAdded { tx, mempool_sequence: self.sequence });
+        }
     }
 
     /// Sets the entry time of a pooled transaction (when loaded from
@@ -164,24 +197,37 @@ impl Mempool {
         }
     }
 
-    /// Removes a transaction (and nothing else); returns it if present.
-    pub fn remove(&mut self, txid: &Txid) -> Option<Entry> {
+    /// Removes a transaction (and nothing else) for `reason`; returns it if
+    /// present. Removals for a block advance the sequence but are not
+    /// announced, as in Core (the block's own event covers them).
+    pub fn remove(&mut self, txid: &Txid, reason: RemovalReason) -> Option<Entry> {
         let e = self.entries.remove(txid)?;
         for input in &e.tx.input {
             if self.spent.get(&input.previous_output) == Some(txid) {
                 self.spent.remove(&input.previous_output);
             }
         }
+        if self.quiet {
+            return Some(e);
+        }
         self.sequence += 1;
+        if let Some(ev) = self.events.as_ref().filter(|_| reason != RemovalReason::Block) {
+            ev.send(Event::TransactionRemoved {
+                txid: e.txid,
+                wtxid: e.wtxid,
+                reason,
+                mempool_sequence: self.sequence,
+            });
+        }
         Some(e)
     }
 
     /// Removes a transaction with all its descendants.
-    pub fn remove_with_descendants(&mut self, txid: &Txid) {
+    pub fn remove_with_descendants(&mut self, txid: &Txid, reason: RemovalReason) {
         let mut all = self.descendants(txid);
         all.push(*txid);
         for t in all {
-            self.remove(&t);
+            self.remove(&t, reason);
         }
     }
 
@@ -190,11 +236,11 @@ impl Mempool {
         for tx in &block.txdata {
             let txid = tx.compute_txid();
             if self.entries.contains_key(&txid) {
-                self.remove(&txid);
+                self.remove(&txid, RemovalReason::Block);
             } else {
                 for input in &tx.input {
                     if let Some(conflict) = self.spender(&input.previous_output) {
-                        self.remove_with_descendants(&conflict);
+                        self.remove_with_descendants(&conflict, RemovalReason::Conflict);
                     }
                 }
             }

@@ -9,6 +9,7 @@
 
 mod deployments;
 mod descriptor;
+pub mod events;
 pub mod mempool;
 pub mod mempool_file;
 pub mod rpc;
@@ -127,6 +128,10 @@ struct State {
     min_relay_fee: u64,
     /// Where `savemempool` writes, and whether in the version 1 format.
     mempool_file: Option<(std::path::PathBuf, bool)>,
+    /// The validation event stream.
+    events: events::Events,
+    /// Set during a reorganisation: the tip is announced once at its end.
+    in_reorg: bool,
 }
 
 impl State {
@@ -276,7 +281,10 @@ impl Chain {
             mempool: mempool::Mempool::new(),
             min_relay_fee: DEFAULT_MIN_RELAY_FEE,
             mempool_file: None,
+            events: events::Events::default(),
+            in_reorg: false,
         };
+        state.mempool.set_events(state.events.clone());
         match state.store.best_block()? {
             None => {
                 let genesis = genesis_block(Network::Regtest);
@@ -698,6 +706,12 @@ impl Chain {
         st.mempool.entries().iter().map(|e| (e.tx.clone(), i64::try_from(e.time).unwrap_or(i64::MAX))).collect()
     }
 
+    /// A subscriber to the validation event stream (see [`events`]).
+    #[must_use]
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<events::Event> {
+        self.lock().events.subscribe()
+    }
+
     /// Sets where `mempool.dat` lives and its format (`v1`: no key).
     pub fn set_mempool_file(&self, path: std::path::PathBuf, v1: bool) {
         self.lock().mempool_file = Some((path, v1));
@@ -995,7 +1009,7 @@ fn accept_locked(st: &mut State, tx: &Transaction, now: u64, test_only: bool) ->
         .map_err(|_| reject(Rejected, "mempool-script-verify-flag-failed (Script failed)", None))?;
     if !test_only {
         for c in &conflicts {
-            st.mempool.remove_with_descendants(c);
+            st.mempool.remove_with_descendants(c, events::RemovalReason::Replaced);
         }
         st.mempool.add(tx.clone(), fee, now, next_height - 1);
     }
@@ -1443,6 +1457,7 @@ fn disconnect_tip(st: &mut State) -> Result<(), BlockError> {
     st.store.commit_chainstate(&changes, &prev).map_err(|e| BlockError::Store(e.to_string()))?;
     st.active.pop();
     st.publish_tip();
+    st.events.send(events::Event::BlockDisconnected { block: std::sync::Arc::new(block), height: info.height });
     tracing::debug!(target: "validation", "Disconnected block {tip} at height {}", info.height);
     Ok(())
 }
@@ -1452,6 +1467,19 @@ fn disconnect_tip(st: &mut State) -> Result<(), BlockError> {
 /// connect the new branch; if a block of it is invalid, go back to the old
 /// branch.
 fn reorg_to(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, BlockError> {
+    let before = *st.active.last().expect("the active chain always holds genesis");
+    st.in_reorg = true;
+    let outcome = reorg_steps(st, new_tip, now);
+    st.in_reorg = false;
+    let after = *st.active.last().expect("the active chain always holds genesis");
+    if after != before {
+        let height = st.entries[&after].height;
+        st.events.send(events::Event::UpdatedBlockTip { hash: after, height });
+    }
+    outcome
+}
+
+fn reorg_steps(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, BlockError> {
     let mut branch = Vec::new();
     let mut cur = new_tip;
     while st.active.get(st.entries[&cur].height as usize) != Some(&cur) {
@@ -1538,29 +1566,30 @@ fn refill_mempool(st: &mut State, disconnected: &[Block], now: u64) {
     if disconnected.is_empty() {
         return;
     }
-    // The pool is rebuilt, but the sequence counts only what Core's
-    // would: one per disconnected transaction added, one per pooled
-    // transaction that no longer fits.
-    let sequence = st.mempool.sequence();
+    // The pool is rebuilt quietly: only what Core's would announce (and
+    // count in the sequence) is: each disconnected transaction added, each
+    // pooled transaction that no longer fits removed.
     let pooled: Vec<(Transaction, u64)> = st.mempool.entries().iter().map(|e| (e.tx.clone(), e.time)).collect();
+    st.mempool.set_quiet(true);
     for (tx, _) in &pooled {
-        st.mempool.remove(&tx.compute_txid());
+        st.mempool.remove(&tx.compute_txid(), events::RemovalReason::Reorg);
     }
-    let mut added = 0;
+    st.mempool.set_quiet(false);
     for b in disconnected.iter().rev() {
         for tx in b.txdata.iter().skip(1) {
-            added += u64::from(accept_locked(st, tx, now, false).is_ok());
+            let _ = accept_locked(st, tx, now, false);
         }
     }
-    let mut dropped = 0;
     for (tx, time) in &pooled {
-        if accept_locked(st, tx, now, false).is_ok() {
+        st.mempool.set_quiet(true);
+        let back = accept_locked(st, tx, now, false).is_ok();
+        st.mempool.set_quiet(false);
+        if back {
             st.mempool.set_time(&tx.compute_txid(), *time);
         } else {
-            dropped += 1;
+            st.mempool.announce_removed(tx, events::RemovalReason::Reorg);
         }
     }
-    st.mempool.set_sequence(sequence + added + dropped);
 }
 
 /// Writes the block and makes it the tip, in the crash-safe order.
@@ -1592,5 +1621,9 @@ fn connect(
     st.active.push(hash);
     st.publish_tip();
     st.mempool.remove_for_block(block);
+    st.events.send(events::Event::BlockConnected { block: std::sync::Arc::new(block.clone()), height });
+    if !st.in_reorg {
+        st.events.send(events::Event::UpdatedBlockTip { hash, height });
+    }
     Ok(hash)
 }
