@@ -36,18 +36,25 @@ impl Wallet {
 
     /// A signed P2WPKH spend of `prev` (worth `value`) to `outs`.
     fn spend(&self, prev: OutPoint, value: u64, outs: Vec<TxOut>) -> Transaction {
+        self.sign(
+            Transaction {
+                version: transaction::Version::TWO,
+                lock_time: absolute::LockTime::ZERO,
+                input: vec![TxIn {
+                    previous_output: prev,
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::MAX,
+                    witness: Witness::new(),
+                }],
+                output: outs,
+            },
+            value,
+        )
+    }
+
+    /// Signs input 0 of `tx`, which spends a coin of this wallet worth `value`.
+    fn sign(&self, mut tx: Transaction, value: u64) -> Transaction {
         let secp = Secp256k1::new();
-        let mut tx = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: prev,
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::MAX,
-                witness: Witness::new(),
-            }],
-            output: outs,
-        };
         let sighash = SighashCache::new(&tx)
             .p2wpkh_signature_hash(0, &self.addr.script_pubkey(), Amount::from_sat(value), EcdsaSighashType::All)
             .unwrap();
@@ -132,6 +139,19 @@ fn mempool_acceptance_rbf_and_mining() {
     assert_eq!(tma[0]["allowed"], json!(false));
     assert_eq!(tma[0]["reject-reason"], json!("min relay fee not met"));
     assert_eq!(tma[1]["reject-reason"], json!("missing-inputs"));
+    // non-final: a lock time in the future with a sequence that enforces it
+    let mut late = w.spend(cb2, 50 * COIN, vec![w.out(49 * COIN)]);
+    late.lock_time = absolute::LockTime::from_height(1_000).unwrap();
+    late.input[0].sequence = Sequence::ENABLE_LOCKTIME_NO_RBF;
+    assert_eq!(send_err(&node, &w.sign(late, 50 * COIN)), (-26, "non-final".into()));
+    // tx-size-small: under 65 bytes without the witness
+    let tiny =
+        w.spend(cb2, 50 * COIN, vec![TxOut { value: Amount::ZERO, script_pubkey: ScriptBuf::new_op_return([]) }]);
+    assert!(tiny.base_size() < 65);
+    assert_eq!(send_err(&node, &tiny), (-26, "tx-size-small".into()));
+    // already in the pool: testmempoolaccept says so, sendrawtransaction returns the txid
+    let tma = node.rpc("testmempoolaccept", json!([[serialize_hex(&parent)]]));
+    assert_eq!(tma[0]["reject-reason"], json!("txn-already-in-mempool"));
     let fine = w.spend(cb2, 50 * COIN, vec![w.out(50 * COIN - 5_000)]);
     let tma = node.rpc("testmempoolaccept", json!([[serialize_hex(&fine)]]));
     assert_eq!(tma[0]["allowed"], json!(true));
