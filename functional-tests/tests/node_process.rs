@@ -164,3 +164,34 @@ fn log_line_format_and_unwritable_datadir() {
         "{stderr}"
     );
 }
+
+#[test]
+fn loglevel_and_unknown_categories() {
+    let mut node = TestNode::new(&[]);
+    node.assert_start_raises_init_error(
+        &["-loglevel=abc"],
+        "Error: Unsupported global logging level -loglevel=abc. Valid values: info, debug, trace.",
+    );
+    node.assert_start_raises_init_error(&["-debug=abc"], "Error: Unsupported logging category -debug=abc.");
+    node.assert_start_raises_init_error(
+        &["-debugexclude=abc"],
+        "Error: Unsupported logging category -debugexclude=abc.",
+    );
+    node.start(&["-loglevel=net:abc"]);
+    let status = node.wait_for_exit(std::time::Duration::from_secs(30)).unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(node
+        .stderr()
+        .starts_with("Error: Unsupported category-specific logging level -loglevel=net:abc. Expected -loglevel=<category>:<loglevel>. Valid categories: "));
+
+    // -loglevel=http:info hides the http category's debug lines; the
+    // default level (debug) shows them
+    node.start(&["-debug=http", "-loglevel=http:info"]);
+    node.wait_for_rpc_connection();
+    node.stop_node();
+    assert!(!node.debug_log().contains("[http] Starting HTTP server"));
+    node.start(&["-debug=http", "-loglevel=trace"]);
+    node.wait_for_rpc_connection();
+    node.stop_node();
+    assert!(node.debug_log().contains("[http] Starting HTTP server"));
+}

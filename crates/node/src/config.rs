@@ -42,6 +42,8 @@ pub struct LogConfig {
     pub debug: Vec<String>,
     /// Debug categories switched off again.
     pub debug_exclude: Vec<String>,
+    /// `-loglevel`.
+    pub levels: crate::logging::Levels,
 }
 
 /// Everything the node needs, typed.
@@ -213,7 +215,11 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         thread_names: args.get_bool("logthreadnames", false),
         debug: args.get_all("debug"),
         debug_exclude: args.get_all("debugexclude"),
+        levels: crate::logging::Levels::parse(&args.get_all("loglevel")).map_err(ConfigError)?,
     };
+    if let Some(unknown) = crate::logging::unknown_categories(&log.debug, &log.debug_exclude).into_iter().next() {
+        return Err(ConfigError(unknown));
+    }
 
     let ignored = options::IGNORED.iter().filter(|s| args.is_set(s.name)).map(|s| format!("-{}", s.name)).collect();
     let min_relay_fee = match args.get("minrelaytxfee") {

@@ -148,18 +148,83 @@ impl<'a> MakeWriter<'a> for Sink {
 
 /// The tracing filter for the given `-debug`/`-debugexclude` values: info
 /// for everything, debug for the chosen categories.
+///
+/// An enabled category logs down to its `-loglevel` (default `debug`, as
+/// in Core: trace lines need `-loglevel=trace` or `-loglevel=<cat>:trace`).
 #[must_use]
-pub fn filter(debug: &[String], exclude: &[String]) -> Targets {
+pub fn filter(debug: &[String], exclude: &[String], levels: &Levels) -> Targets {
     let all = debug.iter().any(|d| d.is_empty() || d == "1" || d == "all");
     let none = debug.iter().any(|d| d == "0" || d == "none");
     let mut targets = Targets::new().with_default(LevelFilter::INFO);
     for cat in CATEGORIES {
         let on = !none && (all || debug.iter().any(|d| d == cat)) && !exclude.iter().any(|e| e == cat);
         if on {
-            targets = targets.with_target(*cat, LevelFilter::TRACE);
+            targets = targets.with_target(*cat, levels.of(cat));
         }
     }
     targets
+}
+
+/// `-loglevel`: a global level for debug categories and per-category ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Levels {
+    global: Option<LevelFilter>,
+    categories: Vec<(String, LevelFilter)>,
+}
+
+impl Levels {
+    /// The level an enabled category logs down to.
+    #[must_use]
+    pub fn of(&self, category: &str) -> LevelFilter {
+        self.categories
+            .iter()
+            .rev()
+            .find(|(c, _)| c == category)
+            .map(|(_, l)| *l)
+            .or(self.global)
+            .unwrap_or(LevelFilter::DEBUG)
+    }
+
+    /// Parses every `-loglevel` value as Core's `SetLoggingLevel` does.
+    ///
+    /// # Errors
+    /// Core's init error text for the first bad value.
+    pub fn parse(values: &[String]) -> Result<Self, String> {
+        const VALID: &str = "info, debug, trace";
+        let level = |name: &str| match name {
+            "info" => Some(LevelFilter::INFO),
+            "debug" => Some(LevelFilter::DEBUG),
+            "trace" => Some(LevelFilter::TRACE),
+            _ => None,
+        };
+        let mut out = Self::default();
+        for value in values {
+            // as Core: a ':' from the fourth character on makes it per-category
+            if value.char_indices().any(|(i, ch)| ch == ':' && i >= 3) {
+                let parts: Vec<&str> = value.split(':').collect();
+                let parsed = (parts.len() == 2 && CATEGORIES.contains(&parts[0]))
+                    .then(|| level(parts[1]))
+                    .flatten()
+                    .map(|l| (parts[0].to_owned(), l));
+                match parsed {
+                    Some(pair) => out.categories.push(pair),
+                    None => {
+                        let mut cats = CATEGORIES.to_vec();
+                        cats.sort_unstable();
+                        return Err(format!(
+                            "Unsupported category-specific logging level -loglevel={value}. Expected -loglevel=<category>:<loglevel>. Valid categories: {}. Valid loglevels: {VALID}.",
+                            cats.join(", ")
+                        ));
+                    }
+                }
+            } else {
+                out.global = Some(level(value).ok_or_else(|| {
+                    format!("Unsupported global logging level -loglevel={value}. Valid values: {VALID}.")
+                })?);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Categories in `debug`/`exclude` that Core would not recognise.
@@ -200,6 +265,7 @@ pub struct LogHandle {
     file: Option<(std::path::PathBuf, Arc<Mutex<File>>)>,
     filter: reload::Handle<Targets, tracing_subscriber::Registry>,
     categories: Mutex<Vec<String>>,
+    levels: Levels,
 }
 
 impl std::fmt::Debug for LogHandle {
@@ -255,7 +321,7 @@ impl LogHandle {
             }
         }
         on.retain(|c| !exc.contains(c));
-        let _ = self.filter.reload(filter(&on, &[]));
+        let _ = self.filter.reload(filter(&on, &[], &self.levels));
         Ok(())
     }
 }
@@ -279,7 +345,7 @@ pub fn init(cfg: &LogConfig, shrink_file: bool) -> io::Result<Option<Arc<LogHand
     let layer = tracing_subscriber::fmt::layer()
         .event_format(CoreFormat { micros: cfg.micros, thread_names: cfg.thread_names })
         .with_writer(sink);
-    let initial = filter(&cfg.debug, &cfg.debug_exclude);
+    let initial = filter(&cfg.debug, &cfg.debug_exclude, &cfg.levels);
     let (reloadable, handle) = reload::Layer::new(initial);
     let enabled: Vec<String> = CATEGORIES
         .iter()
@@ -295,7 +361,7 @@ pub fn init(cfg: &LogConfig, shrink_file: bool) -> io::Result<Option<Arc<LogHand
     if tracing_subscriber::registry().with(reloadable).with(layer).try_init().is_err() {
         return Ok(None);
     }
-    Ok(Some(Arc::new(LogHandle { file, filter: handle, categories: Mutex::new(enabled) })))
+    Ok(Some(Arc::new(LogHandle { file, filter: handle, categories: Mutex::new(enabled), levels: cfg.levels.clone() })))
 }
 
 #[cfg(test)]
@@ -314,5 +380,25 @@ mod tests {
     fn categories() {
         assert!(unknown_categories(&["http".into(), "1".into()], &["rand".into()]).is_empty());
         assert_eq!(unknown_categories(&["bogus".into()], &[]), vec!["Unsupported logging category -debug=bogus."]);
+    }
+
+    #[test]
+    fn loglevel_values() {
+        let parse = |v: &[&str]| Levels::parse(&v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(parse(&[]).unwrap().of("http"), LevelFilter::DEBUG);
+        let l = parse(&["trace", "http:info"]).unwrap();
+        assert_eq!((l.of("http"), l.of("rpc")), (LevelFilter::INFO, LevelFilter::TRACE));
+        assert_eq!(
+            parse(&["abc"]).unwrap_err(),
+            "Unsupported global logging level -loglevel=abc. Valid values: info, debug, trace."
+        );
+        for bad in ["net:abc", "net:info:abc", "nope:debug"] {
+            assert!(
+                parse(&[bad]).unwrap_err().starts_with(&format!("Unsupported category-specific logging level -loglevel={bad}. Expected -loglevel=<category>:<loglevel>. Valid categories: ")),
+                "{bad}"
+            );
+        }
+        // a ':' before the fourth character is read as a global level, as in Core
+        assert!(parse(&["a:b"]).unwrap_err().starts_with("Unsupported global logging level"));
     }
 }
