@@ -195,3 +195,43 @@ fn loglevel_and_unknown_categories() {
     node.stop_node();
     assert!(node.debug_log().contains("[http] Starting HTTP server"));
 }
+
+#[test]
+fn help_and_version_exit_zero() {
+    for (flag, expect) in [("-version", "version"), ("-help", "Usage:"), ("-?", "Usage:")] {
+        let out = std::process::Command::new(ferronode_functional_tests::ferronoded()).arg(flag).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(expect), "{flag}: {text}");
+    }
+}
+
+#[test]
+fn config_sections_prefixes_includeconf_and_command_line_precedence() {
+    let mut node = TestNode::new(&[]);
+    let txindex_on = |node: &TestNode| node.rpc("getindexinfo", json!([])).get("txindex").is_some();
+
+    // the [regtest] section wins over the top level
+    node.append_to_config("txindex=0\n[regtest]\ntxindex=1\n");
+    node.start(&[]);
+    node.wait_for_rpc_connection();
+    assert!(txindex_on(&node));
+    node.stop_node();
+
+    // the command line wins over the file
+    node.start(&["-txindex=0"]);
+    node.wait_for_rpc_connection();
+    assert!(!txindex_on(&node));
+    node.stop_node();
+
+    // regtest.name= prefixes, and includeconf relative to the datadir
+    node.clear_config();
+    node.append_to_config("regtest.txindex=1\nincludeconf=extra.conf\n");
+    std::fs::write(node.datadir.path().join("extra.conf"), "uacomment=included\n").unwrap();
+    node.start(&[]);
+    node.wait_for_rpc_connection();
+    assert!(txindex_on(&node));
+    let subversion = node.rpc("getnetworkinfo", json!([]))["subversion"].as_str().unwrap().to_owned();
+    assert!(subversion.ends_with("(included)/"), "{subversion}");
+    node.stop_node();
+}
