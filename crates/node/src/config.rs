@@ -71,6 +71,8 @@ pub struct NodeConfig {
     pub txindex: bool,
     /// `-minrelaytxfee` in satoshis per 1000 vbytes.
     pub min_relay_fee: Option<u64>,
+    /// `-rest`: serve the REST interface (default off).
+    pub rest: bool,
     /// `-persistmempool` (default on): `mempool.dat` written at shutdown
     /// and read at start.
     pub persist_mempool: bool,
@@ -247,6 +249,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
         txindex: args.get_bool("txindex", false),
         min_relay_fee,
+        rest: args.get_bool("rest", false),
         persist_mempool: args.get_bool("persistmempool", true),
         persist_mempool_v1: args.get_bool("persistmempoolv1", false),
         mempool_expiry_secs: args

@@ -165,8 +165,33 @@ async fn app_init_servers(
             return Err(http_error());
         }
     };
+    if config.rest {
+        ferronode_rest::start(&http.routes(), Arc::new(RestSource(rpc.clone())));
+    }
     http.start();
     Ok(Servers { http, rpc, http_rpc })
+}
+
+/// REST reads the chain through the RPC table, so that its JSON is the
+/// RPC's JSON (see `ferronode_rest::Source`).
+struct RestSource(RpcServer);
+
+impl ferronode_rest::Source for RestSource {
+    fn call(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> ferronode_httpserver::BoxFuture<Result<serde_json::Value, ferronode_rest::RpcFailure>> {
+        let rpc = self.0.clone();
+        let request = ferronode_httprpc::request::JsonRpcRequest {
+            method: method.to_owned(),
+            params: ferronode_httprpc::request::Params::Positional(params.as_array().cloned().unwrap_or_default()),
+        };
+        Box::pin(async move {
+            let caller = ferronode_httprpc::Caller { user: String::new(), uri: "/".into(), peer: None };
+            rpc.execute(request, caller).await.map_err(|e| (e.code, e.message))
+        })
+    }
 }
 
 /// Parses one `-rpcallowip` value. With `-cjdnsreachable`, RFC4193
@@ -344,6 +369,9 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
     tracing::info!("Shutdown: In progress...");
     if let Some(Servers { http, rpc, http_rpc }) = servers {
         http_rpc.stop();
+        if config.rest {
+            ferronode_rest::stop(&http.routes());
+        }
         rpc.stop();
         http.stop().await;
     }

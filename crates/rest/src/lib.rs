@@ -1,10 +1,373 @@
 //! Bitcoin Core's REST interface for ferronode.
 //!
-//! This crate will hold the `/rest/...` endpoints (`tx`, `block`, `headers`,
-//! `blockhashbyheight`, `chaininfo`, `mempool`, `getutxos`, ...) in the three
-//! formats Core serves: `.bin`, `.hex` and `.json`. It will mount on
-//! `ferronode-httpserver` as prefix handlers, exactly as `ferronode-httprpc`
-//! mounts the JSON-RPC handler, and read the chain through a narrow trait so
-//! that another Rust node can serve the same endpoints from its own chain.
+//! The `/rest/...` endpoints in Core's three formats (`.bin`, `.hex`,
+//! `.json`), mounted on `ferronode-httpserver` as prefix handlers in Core's
+//! order, without authentication (as Core: `-rest` is a deliberate opt-in
+//! for a trusted network).
 //!
-//! It is empty for now: the walking skeleton serves JSON-RPC only.
+//! The crate knows nothing of the chain. It reads it through [`Source`],
+//! one method that calls a bitcoind RPC by name. That is deliberately
+//! narrow: REST's JSON must be identical, field for field, to the matching
+//! RPC (`getblock`, `getrawtransaction`, `getblockchaininfo`, ...), so
+//! asking the RPC for it is the one way that cannot drift; the binary forms
+//! are the RPCs' hex forms decoded. Another Rust node serves the same
+//! endpoints by answering those few RPCs.
+//!
+//! Served so far: `tx`, `block`, `block/notxdetails`, `headers` (with the
+//! deprecated `<count>/<hash>` form), `blockhashbyheight`, `chaininfo`,
+//! `mempool/info` and `mempool/contents`. Not yet: `getutxos`,
+//! `deploymentinfo`, `spenttxouts`, `blockpart`, block filters.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferronode_httpserver::header::{HeaderValue, CONTENT_TYPE};
+use ferronode_httpserver::{BoxFuture, Handler, HttpStatus, Request, Response, Routes};
+use serde_json::{json, Value};
+
+/// An RPC failure: Core's code and message.
+pub type RpcFailure = (i32, String);
+
+/// Where the endpoints get their data: bitcoind's RPCs, by name.
+pub trait Source: Send + Sync + 'static {
+    /// Calls `method` with positional `params`, as a JSON-RPC client would.
+    fn call(&self, method: &str, params: Value) -> BoxFuture<Result<Value, RpcFailure>>;
+}
+
+/// Core's `RPC_IN_WARMUP`.
+const RPC_IN_WARMUP: i32 = -28;
+/// Core's `MAX_REST_HEADERS_RESULTS`.
+const MAX_HEADERS: u64 = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Bin,
+    Hex,
+    Json,
+    Undefined,
+}
+
+/// Core's `ParseDataFormat`: drop the query, then take a known extension.
+fn parse_format(subpath: &str) -> (String, Format) {
+    let path = subpath.split('?').next().unwrap_or("");
+    if let Some((param, ext)) = path.rsplit_once('.') {
+        let f = match ext {
+            "bin" => Format::Bin,
+            "hex" => Format::Hex,
+            "json" => Format::Json,
+            _ => return (path.to_owned(), Format::Undefined),
+        };
+        return (param.to_owned(), f);
+    }
+    (path.to_owned(), Format::Undefined)
+}
+
+fn query_param<'a>(subpath: &'a str, name: &str) -> Option<&'a str> {
+    let query = subpath.split_once('?')?.1;
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })
+}
+
+fn error(status: HttpStatus, message: impl AsRef<str>) -> Response {
+    Response::with_body(status, format!("{}\r\n", message.as_ref()))
+        .header(CONTENT_TYPE, HeaderValue::from_static("text/plain"))
+}
+
+fn format_missing(json_only: bool) -> Response {
+    error(
+        HttpStatus::NOT_FOUND,
+        if json_only {
+            "output format not found (available: json)"
+        } else {
+            "output format not found (available: .bin, .hex, .json)"
+        },
+    )
+}
+
+fn reply_json(v: &Value) -> Response {
+    Response::with_body(HttpStatus::OK, format!("{v}\n"))
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+}
+
+/// A binary body in the asked format (`bin` or `hex`).
+fn reply_bytes(format: Format, bytes: Vec<u8>) -> Response {
+    match format {
+        Format::Bin => Response::with_body(HttpStatus::OK, Bytes::from(bytes))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+        _ => Response::with_body(HttpStatus::OK, format!("{}\n", to_hex(&bytes)))
+            .header(CONTENT_TYPE, HeaderValue::from_static("text/plain")),
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+fn is_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The endpoints, as data: prefix, and the function serving it.
+type Endpoint = fn(Arc<dyn Source>, String) -> BoxFuture<Response>;
+
+const ENDPOINTS: &[(&str, Endpoint)] = &[
+    ("/rest/tx/", |s, p| Box::pin(tx(s, p))),
+    ("/rest/block/notxdetails/", |s, p| Box::pin(block(s, p, false))),
+    ("/rest/block/", |s, p| Box::pin(block(s, p, true))),
+    ("/rest/chaininfo", |s, p| Box::pin(chaininfo(s, p))),
+    ("/rest/mempool/", |s, p| Box::pin(mempool(s, p))),
+    ("/rest/headers/", |s, p| Box::pin(headers(s, p))),
+    ("/rest/blockhashbyheight/", |s, p| Box::pin(blockhashbyheight(s, p))),
+];
+
+struct Mount {
+    source: Arc<dyn Source>,
+    serve: Endpoint,
+}
+
+impl Handler for Mount {
+    fn handle(&self, req: Request) -> BoxFuture<Response> {
+        (self.serve)(Arc::clone(&self.source), req.head.subpath)
+    }
+}
+
+/// Registers every endpoint on `routes` (Core's `StartREST`).
+pub fn start(routes: &Routes, source: Arc<dyn Source>) {
+    for (prefix, serve) in ENDPOINTS {
+        routes.register(*prefix, false, Arc::new(Mount { source: Arc::clone(&source), serve: *serve }));
+    }
+}
+
+/// Unregisters them (Core's `StopREST`).
+pub fn stop(routes: &Routes) {
+    for (prefix, _) in ENDPOINTS {
+        routes.unregister(prefix, false);
+    }
+}
+
+/// Calls the source; warmup becomes Core's 503.
+async fn call(source: &Arc<dyn Source>, method: &str, params: Value) -> Result<Result<Value, RpcFailure>, Response> {
+    match source.call(method, params).await {
+        Err((RPC_IN_WARMUP, status)) => {
+            Err(error(HttpStatus::SERVICE_UNAVAILABLE, format!("Service temporarily unavailable: {status}")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The warmup check every handler starts with.
+async fn check_warmup(source: &Arc<dyn Source>) -> Result<(), Response> {
+    call(source, "getblockcount", json!([])).await.map(|_| ())
+}
+
+async fn tx(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (txid, format) = parse_format(&subpath);
+    if !is_hash(&txid) {
+        return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {txid}"));
+    }
+    let verbose = u8::from(format == Format::Json);
+    match call(&source, "getrawtransaction", json!([txid, verbose])).await {
+        Err(r) => r,
+        Ok(Err(_)) => error(HttpStatus::NOT_FOUND, format!("{txid} not found")),
+        Ok(Ok(v)) => match format {
+            Format::Json => reply_json(&v),
+            Format::Undefined => format_missing(false),
+            f => reply_bytes(f, v.as_str().and_then(from_hex).unwrap_or_default()),
+        },
+    }
+}
+
+async fn block(source: Arc<dyn Source>, subpath: String, tx_details: bool) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (hash, format) = parse_format(&subpath);
+    if !is_hash(&hash) {
+        return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
+    }
+    let verbosity = match format {
+        Format::Json if tx_details => 3,
+        Format::Json => 1,
+        _ => 0,
+    };
+    match call(&source, "getblock", json!([hash, verbosity])).await {
+        Err(r) => r,
+        Ok(Err(_)) => error(HttpStatus::NOT_FOUND, format!("{hash} not found")),
+        Ok(Ok(v)) => match format {
+            Format::Json => reply_json(&v),
+            Format::Undefined => format_missing(false),
+            f => reply_bytes(f, v.as_str().and_then(from_hex).unwrap_or_default()),
+        },
+    }
+}
+
+async fn chaininfo(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    if parse_format(&subpath).1 != Format::Json {
+        return format_missing(true);
+    }
+    match call(&source, "getblockchaininfo", json!([])).await {
+        Err(r) => r,
+        Ok(Ok(v)) => reply_json(&v),
+        Ok(Err((_, m))) => error(HttpStatus::INTERNAL_SERVER_ERROR, m),
+    }
+}
+
+async fn mempool(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    if param != "info" && param != "contents" {
+        return error(HttpStatus::BAD_REQUEST, "Invalid URI format. Expected /rest/mempool/<info|contents>.json");
+    }
+    if format != Format::Json {
+        return format_missing(true);
+    }
+    let (method, params) = if param == "info" {
+        ("getmempoolinfo", json!([]))
+    } else {
+        let flag = |name: &str, default: bool| match query_param(&subpath, name) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(format!("The \"{name}\" query parameter must be either \"true\" or \"false\".")),
+        };
+        let (verbose, sequence) = match (flag("verbose", true), flag("mempool_sequence", false)) {
+            (Ok(v), Ok(s)) => (v, s),
+            (Err(m), _) | (_, Err(m)) => return error(HttpStatus::BAD_REQUEST, m),
+        };
+        if verbose && sequence {
+            return error(
+                HttpStatus::BAD_REQUEST,
+                "Verbose results cannot contain mempool sequence values. (hint: set \"verbose=false\")",
+            );
+        }
+        ("getrawmempool", json!([verbose, sequence]))
+    };
+    match call(&source, method, params).await {
+        Err(r) => r,
+        Ok(Ok(v)) => reply_json(&v),
+        Ok(Err(_)) => error(HttpStatus::NOT_FOUND, "Mempool disabled or instance not found"),
+    }
+}
+
+async fn headers(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    let parts: Vec<&str> = param.split('/').collect();
+    let (hash, raw_count) = match parts.as_slice() {
+        [hash] => (*hash, query_param(&subpath, "count").unwrap_or("5").to_owned()),
+        [count, hash] => (*hash, (*count).to_owned()),
+        _ => {
+            return error(
+                HttpStatus::BAD_REQUEST,
+                "Invalid URI format. Expected /rest/headers/<hash>.<ext>?count=<count>",
+            )
+        }
+    };
+    let count = match raw_count.parse::<u64>() {
+        Ok(n) if (1..=MAX_HEADERS).contains(&n) => n,
+        _ => {
+            return error(
+                HttpStatus::BAD_REQUEST,
+                format!("Header count is invalid or out of acceptable range (1-{MAX_HEADERS}): {raw_count}"),
+            )
+        }
+    };
+    if !is_hash(hash) {
+        return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
+    }
+    // walk up the active chain from `hash`; unknown or inactive: empty
+    let mut found = Vec::new();
+    if let Ok(Ok(first)) = call(&source, "getblockheader", json!([hash, true])).await {
+        if first["confirmations"].as_i64().is_some_and(|c| c > 0) {
+            let start = first["height"].as_u64().unwrap_or(0);
+            for height in start..start + count {
+                let Ok(Ok(h)) = call(&source, "getblockhash", json!([height])).await else { break };
+                let verbose = format == Format::Json;
+                match call(&source, "getblockheader", json!([h, verbose])).await {
+                    Ok(Ok(v)) => found.push(v),
+                    _ => break,
+                }
+            }
+        }
+    }
+    match format {
+        Format::Json => reply_json(&Value::Array(found)),
+        Format::Undefined => format_missing(false),
+        f => reply_bytes(f, found.iter().filter_map(|v| v.as_str().and_then(from_hex)).flatten().collect()),
+    }
+}
+
+async fn blockhashbyheight(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    let height = match param.parse::<i32>() {
+        Ok(h) if h >= 0 => h,
+        _ => {
+            let shown: String =
+                param.chars().filter(|c| c.is_ascii_alphanumeric() || " .,;-_/:?@()".contains(*c)).collect();
+            return error(HttpStatus::BAD_REQUEST, format!("Invalid height: {shown}"));
+        }
+    };
+    let hash = match call(&source, "getblockhash", json!([height])).await {
+        Err(r) => return r,
+        Ok(Err(_)) => return error(HttpStatus::NOT_FOUND, "Block height out of range"),
+        Ok(Ok(v)) => v.as_str().unwrap_or_default().to_owned(),
+    };
+    match format {
+        Format::Json => reply_json(&json!({ "blockhash": hash })),
+        Format::Hex => Response::with_body(HttpStatus::OK, format!("{hash}\n"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("text/plain")),
+        Format::Bin => {
+            let mut internal = from_hex(&hash).unwrap_or_default();
+            internal.reverse();
+            reply_bytes(Format::Bin, internal)
+        }
+        Format::Undefined => format_missing(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_as_core_parses_them() {
+        assert_eq!(parse_format("abc.json"), ("abc".into(), Format::Json));
+        assert_eq!(parse_format("abc.bin?count=3"), ("abc".into(), Format::Bin));
+        assert_eq!(parse_format("abc.txt"), ("abc.txt".into(), Format::Undefined));
+        assert_eq!(parse_format("abc"), ("abc".into(), Format::Undefined));
+        assert_eq!(query_param("x.json?verbose=false&mempool_sequence=true", "mempool_sequence"), Some("true"));
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        assert_eq!(from_hex(&to_hex(&[0, 1, 0xab, 0xff])).unwrap(), [0, 1, 0xab, 0xff]);
+        assert!(from_hex("abc").is_none());
+        assert!(from_hex("zz").is_none());
+    }
+}

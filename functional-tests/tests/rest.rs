@@ -1,0 +1,142 @@
+//! The REST interface (`-rest`): formats, content types, Core's error
+//! texts, JSON identical to the matching RPC, and no authentication.
+
+#![allow(clippy::unwrap_used)]
+
+use ferronode_functional_tests::{HttpResponse, TestNode};
+use serde_json::{json, Value};
+
+const ADDRESS: &str = "mjTkW3DjgyZck4KbiRusZsqTgaYTxdSz6z";
+
+fn get(node: &TestNode, path: &str) -> HttpResponse {
+    node.connect().request("GET", path, &[], b"").unwrap()
+}
+
+fn assert_error(node: &TestNode, path: &str, status: u16, text: &str) {
+    let r = get(node, path);
+    assert_eq!((r.status, r.text()), (status, format!("{text}\r\n")), "{path}");
+    assert_eq!(r.header("content-type"), Some("text/plain"), "{path}");
+}
+
+fn json_of(r: &HttpResponse) -> Value {
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.text().ends_with('\n'));
+    r.json()
+}
+
+#[test]
+fn rest_endpoints() {
+    let mut node = TestNode::start_new(&["-rest"]);
+    let hashes = node.rpc("generatetoaddress", json!([3, ADDRESS]));
+    let h1 = hashes[0].as_str().unwrap().to_owned();
+    let block_hex = node.rpc("getblock", json!([h1, 0])).as_str().unwrap().to_owned();
+
+    // block: bin, hex, json (= getblock 3), notxdetails (= getblock 1)
+    let bin = get(&node, &format!("/rest/block/{h1}.bin"));
+    assert_eq!(bin.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(hex(&bin.body), block_hex);
+    let hx = get(&node, &format!("/rest/block/{h1}.hex"));
+    assert_eq!((hx.header("content-type"), hx.text()), (Some("text/plain"), format!("{block_hex}\n")));
+    assert_eq!(json_of(&get(&node, &format!("/rest/block/{h1}.json"))), node.rpc("getblock", json!([h1, 3])));
+    assert_eq!(
+        json_of(&get(&node, &format!("/rest/block/notxdetails/{h1}.json"))),
+        node.rpc("getblock", json!([h1, 1]))
+    );
+    let zeros = "0".repeat(64);
+    assert_error(&node, &format!("/rest/block/{zeros}.bin"), 404, &format!("{zeros} not found"));
+    assert_error(&node, "/rest/block/xyz.bin", 400, "Invalid hash: xyz");
+    assert_error(&node, &format!("/rest/block/{h1}.txt"), 400, &format!("Invalid hash: {h1}.txt"));
+    // a valid hash without a known extension: looked up, then the format fails
+    assert_error(&node, &format!("/rest/block/{h1}"), 404, "output format not found (available: .bin, .hex, .json)");
+
+    // tx with -txindex off: the coinbase is not found (not in the mempool)
+    let cb = node.rpc("getblock", json!([h1, 1]))["tx"][0].as_str().unwrap().to_owned();
+    assert_error(&node, &format!("/rest/tx/{cb}.json"), 404, &format!("{cb} not found"));
+
+    // blockhashbyheight
+    let r = get(&node, "/rest/blockhashbyheight/1.json");
+    assert_eq!(json_of(&r), json!({ "blockhash": h1 }));
+    assert_eq!(get(&node, "/rest/blockhashbyheight/1.hex").text(), format!("{h1}\n"));
+    let mut internal = hex_decode(&h1);
+    internal.reverse();
+    assert_eq!(get(&node, "/rest/blockhashbyheight/1.bin").body, internal);
+    assert_error(&node, "/rest/blockhashbyheight/9.json", 404, "Block height out of range");
+    assert_error(&node, "/rest/blockhashbyheight/-1.json", 400, "Invalid height: -1");
+    assert_error(&node, "/rest/blockhashbyheight/1.txt", 400, "Invalid height: 1.txt");
+
+    // headers, both URI forms, count rules
+    let genesis = node.rpc("getblockhash", json!([0])).as_str().unwrap().to_owned();
+    let hs = json_of(&get(&node, &format!("/rest/headers/{genesis}.json?count=2")));
+    assert_eq!(hs, json!([node.rpc("getblockheader", json!([genesis])), node.rpc("getblockheader", json!([h1]))]));
+    assert_eq!(get(&node, &format!("/rest/headers/{genesis}.bin")).body.len(), 4 * 80, "default 5, 4 exist");
+    assert_eq!(get(&node, &format!("/rest/headers/2/{genesis}.bin")).body.len(), 160);
+    assert_eq!(json_of(&get(&node, &format!("/rest/headers/{zeros}.json"))), json!([]));
+    assert_error(
+        &node,
+        &format!("/rest/headers/{genesis}.json?count=2001"),
+        400,
+        "Header count is invalid or out of acceptable range (1-2000): 2001",
+    );
+    assert_error(
+        &node,
+        "/rest/headers/a/b/c.json",
+        400,
+        "Invalid URI format. Expected /rest/headers/<hash>.<ext>?count=<count>",
+    );
+
+    // chaininfo and the mempool, JSON only
+    assert_eq!(json_of(&get(&node, "/rest/chaininfo.json")), node.rpc("getblockchaininfo", json!([])));
+    assert_error(&node, "/rest/chaininfo.bin", 404, "output format not found (available: json)");
+    assert_eq!(json_of(&get(&node, "/rest/mempool/info.json")), node.rpc("getmempoolinfo", json!([])));
+    assert_eq!(json_of(&get(&node, "/rest/mempool/contents.json")), json!({}));
+    assert_eq!(
+        json_of(&get(&node, "/rest/mempool/contents.json?verbose=false&mempool_sequence=true")),
+        node.rpc("getrawmempool", json!([false, true]))
+    );
+    assert_error(
+        &node,
+        "/rest/mempool/contents.json?verbose=maybe",
+        400,
+        "The \"verbose\" query parameter must be either \"true\" or \"false\".",
+    );
+    assert_error(
+        &node,
+        "/rest/mempool/contents.json?mempool_sequence=true",
+        400,
+        "Verbose results cannot contain mempool sequence values. (hint: set \"verbose=false\")",
+    );
+    assert_error(
+        &node,
+        "/rest/mempool/other.json",
+        400,
+        "Invalid URI format. Expected /rest/mempool/<info|contents>.json",
+    );
+    node.stop_node();
+
+    // with -txindex, confirmed transactions are found
+    let mut indexed = TestNode::start_new(&["-rest", "-txindex"]);
+    let h = indexed.rpc("generatetoaddress", json!([1, ADDRESS]))[0].clone();
+    let cb = indexed.rpc("getblock", json!([h, 1]))["tx"][0].as_str().unwrap().to_owned();
+    assert_eq!(
+        json_of(&get(&indexed, &format!("/rest/tx/{cb}.json"))),
+        indexed.rpc("getrawtransaction", json!([cb, 1]))
+    );
+    let raw = indexed.rpc("getrawtransaction", json!([cb, 0])).as_str().unwrap().to_owned();
+    assert_eq!(hex(&get(&indexed, &format!("/rest/tx/{cb}.bin")).body), raw);
+    assert_eq!(get(&indexed, &format!("/rest/tx/{cb}.hex")).text(), format!("{raw}\n"));
+    indexed.stop_node();
+
+    // without -rest the endpoints do not exist
+    let mut plain = TestNode::start_new(&[]);
+    assert_eq!(get(&plain, "/rest/chaininfo.json").status, 404);
+    plain.stop_node();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+}
