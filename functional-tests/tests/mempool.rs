@@ -398,3 +398,27 @@ fn ten_block_reorg_with_transactions_on_both_branches() {
     assert_eq!(node.rpc("getrawmempool", json!([])), json!([id(&tx3)]));
     node.stop_node();
 }
+
+#[test]
+fn mempoolexpiry_drops_old_transactions_on_the_next_acceptance() {
+    let mut node = TestNode::start_new(&["-mempoolexpiry=1", "-debug=mempool"]);
+    let w = Wallet::new(29);
+    node.rpc("generatetoaddress", json!([102, w.addr.to_string()]));
+    let t = node.rpc("getblockheader", json!([node.rpc("getbestblockhash", json!([]))]))["time"].as_u64().unwrap() + 10;
+    node.rpc("setmocktime", json!([t]));
+    let old = w.spend(coinbase(&node, 1), 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    let old_id = node.rpc("sendrawtransaction", json!([serialize_hex(&old)]));
+    let child =
+        w.spend(OutPoint { txid: old.compute_txid(), vout: 0 }, 50 * COIN - 10_000, vec![w.out(50 * COIN - 20_000)]);
+    node.rpc("setmocktime", json!([t + 3_000]));
+    let child_id = node.rpc("sendrawtransaction", json!([serialize_hex(&child)]));
+    assert_eq!(node.rpc("getrawmempool", json!([])).as_array().unwrap().len(), 2, "not an hour yet");
+    // past one hour for `old`: the next acceptance expires it and its child
+    node.rpc("setmocktime", json!([t + 3_601]));
+    let fresh = w.spend(coinbase(&node, 2), 50 * COIN, vec![w.out(50 * COIN - 10_000)]);
+    let fresh_id = node.rpc("sendrawtransaction", json!([serialize_hex(&fresh)]));
+    assert_eq!(node.rpc("getrawmempool", json!([])), json!([fresh_id]));
+    assert!(node.debug_log().contains("[mempool] Expired 2 transactions from the memory pool"));
+    let _ = (old_id, child_id);
+    node.stop_node();
+}

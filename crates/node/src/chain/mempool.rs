@@ -222,6 +222,17 @@ impl Mempool {
         Some(e)
     }
 
+    /// Removes every transaction that entered before `cutoff`, with its
+    /// descendants (Core's `Expire`). Returns how many left.
+    pub fn expire(&mut self, cutoff: u64) -> usize {
+        let old: Vec<Txid> = self.entries.values().filter(|e| e.time < cutoff).map(|e| e.txid).collect();
+        let before = self.entries.len();
+        for txid in old {
+            self.remove_with_descendants(&txid, RemovalReason::Expiry);
+        }
+        before - self.entries.len()
+    }
+
     /// Removes a transaction with all its descendants.
     pub fn remove_with_descendants(&mut self, txid: &Txid, reason: RemovalReason) {
         let mut all = self.descendants(txid);

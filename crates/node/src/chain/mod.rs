@@ -128,6 +128,8 @@ struct State {
     min_relay_fee: u64,
     /// Where `savemempool` writes, and whether in the version 1 format.
     mempool_file: Option<(std::path::PathBuf, bool)>,
+    /// `-mempoolexpiry` in seconds.
+    mempool_expiry: u64,
     /// The validation event stream.
     events: events::Events,
     /// Set during a reorganisation: the tip is announced once at its end.
@@ -282,6 +284,7 @@ impl Chain {
             min_relay_fee: DEFAULT_MIN_RELAY_FEE,
             mempool_file: None,
             events: events::Events::default(),
+            mempool_expiry: 336 * 3600,
             in_reorg: false,
         };
         state.mempool.set_events(state.events.clone());
@@ -768,6 +771,11 @@ impl Chain {
         (ok, failed, expired, there)
     }
 
+    /// `-mempoolexpiry`, in seconds.
+    pub fn set_mempool_expiry(&self, secs: u64) {
+        self.lock().mempool_expiry = secs;
+    }
+
     /// `-minrelaytxfee`, in satoshis per 1000 virtual bytes.
     pub fn set_min_relay_fee(&self, sat_per_kvb: u64) {
         self.lock().min_relay_fee = sat_per_kvb;
@@ -1012,6 +1020,11 @@ fn accept_locked(st: &mut State, tx: &Transaction, now: u64, test_only: bool) ->
             st.mempool.remove_with_descendants(c, events::RemovalReason::Replaced);
         }
         st.mempool.add(tx.clone(), fee, now, next_height - 1);
+        // Core's LimitMempoolSize, first half: expiry
+        let expired = st.mempool.expire(now.saturating_sub(st.mempool_expiry));
+        if expired > 0 {
+            tracing::debug!(target: "mempool", "Expired {expired} transactions from the memory pool");
+        }
     }
     Ok(Accepted { txid, wtxid: tx.compute_wtxid(), fee, vsize })
 }
