@@ -85,6 +85,16 @@ fn rest_endpoints() {
         "Invalid URI format. Expected /rest/headers/<hash>.<ext>?count=<count>",
     );
 
+    // deploymentinfo at the tip and at a block
+    assert_eq!(json_of(&get(&node, "/rest/deploymentinfo.json")), node.rpc("getdeploymentinfo", json!([])));
+    assert_eq!(
+        json_of(&get(&node, &format!("/rest/deploymentinfo/{h1}.json"))),
+        node.rpc("getdeploymentinfo", json!([h1]))
+    );
+    assert_error(&node, &format!("/rest/deploymentinfo/{zeros}.json"), 400, "Block not found");
+    assert_error(&node, "/rest/deploymentinfo/xyz.json", 400, "Invalid hash: xyz");
+    assert_error(&node, "/rest/deploymentinfo.bin", 404, "output format not found (available: json)");
+
     // chaininfo and the mempool, JSON only
     assert_eq!(json_of(&get(&node, "/rest/chaininfo.json")), node.rpc("getblockchaininfo", json!([])));
     assert_error(&node, "/rest/chaininfo.bin", 404, "output format not found (available: json)");

@@ -15,8 +15,8 @@
 //!
 //! Served so far: `tx`, `block`, `block/notxdetails`, `headers` (with the
 //! deprecated `<count>/<hash>` form), `blockhashbyheight`, `chaininfo`,
-//! `mempool/info` and `mempool/contents`. Not yet: `getutxos`,
-//! `deploymentinfo`, `spenttxouts`, `blockpart`, block filters.
+//! `mempool/info`, `mempool/contents` and `deploymentinfo`. Not yet:
+//! `getutxos`, `spenttxouts`, `blockpart`, block filters.
 
 use std::sync::Arc;
 
@@ -130,6 +130,8 @@ const ENDPOINTS: &[(&str, Endpoint)] = &[
     ("/rest/chaininfo", |s, p| Box::pin(chaininfo(s, p))),
     ("/rest/mempool/", |s, p| Box::pin(mempool(s, p))),
     ("/rest/headers/", |s, p| Box::pin(headers(s, p))),
+    ("/rest/deploymentinfo/", |s, p| Box::pin(deploymentinfo(s, p))),
+    ("/rest/deploymentinfo", |s, p| Box::pin(deploymentinfo(s, p))),
     ("/rest/blockhashbyheight/", |s, p| Box::pin(blockhashbyheight(s, p))),
 ];
 
@@ -317,6 +319,32 @@ async fn headers(source: Arc<dyn Source>, subpath: String) -> Response {
         Format::Json => reply_json(&Value::Array(found)),
         Format::Undefined => format_missing(false),
         f => reply_bytes(f, found.iter().filter_map(|v| v.as_str().and_then(from_hex)).flatten().collect()),
+    }
+}
+
+/// `/rest/deploymentinfo.json` (at the tip) and
+/// `/rest/deploymentinfo/<hash>.json`. Both prefixes reach here; the
+/// sub-path after `/rest/deploymentinfo` tells them apart.
+async fn deploymentinfo(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    if format != Format::Json {
+        return format_missing(true);
+    }
+    let params = if param.is_empty() {
+        json!([])
+    } else {
+        if !is_hash(&param) {
+            return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {param}"));
+        }
+        json!([param])
+    };
+    match call(&source, "getdeploymentinfo", params).await {
+        Err(r) => r,
+        Ok(Ok(v)) => reply_json(&v),
+        Ok(Err(_)) => error(HttpStatus::BAD_REQUEST, "Block not found"),
     }
 }
 
