@@ -95,6 +95,52 @@ fn rest_endpoints() {
     assert_error(&node, "/rest/deploymentinfo/xyz.json", 400, "Invalid hash: xyz");
     assert_error(&node, "/rest/deploymentinfo.bin", 404, "output format not found (available: json)");
 
+    // getutxos: URI form in json and bin, the BIP64 body form, errors
+    let r = json_of(&get(&node, &format!("/rest/getutxos/{cb}-0/{cb}-5.json")));
+    let coin = node.rpc("gettxout", json!([cb, 0]));
+    assert_eq!(
+        r,
+        json!({"chainHeight": 3, "chaintipHash": hashes[2], "bitmap": "10",
+               "utxos": [{"height": 1, "value": coin["value"], "scriptPubKey": coin["scriptPubKey"]}]})
+    );
+    let bin = get(&node, &format!("/rest/getutxos/checkmempool/{cb}-0/{cb}-5.bin")).body;
+    let mut tip = hex_decode(hashes[2].as_str().unwrap());
+    tip.reverse();
+    assert_eq!(bin[..4], 3i32.to_le_bytes());
+    assert_eq!(bin[4..36], tip[..]);
+    assert_eq!(bin[36..39], [1, 0b01, 1], "bitmap of one byte, then one coin");
+    assert_eq!(bin[39..47], [0, 0, 0, 0, 1, 0, 0, 0], "dummy version, height 1");
+    assert_eq!(bin[47..55], 5_000_000_000u64.to_le_bytes());
+    let mut body = vec![0u8, 2];
+    let mut txid = hex_decode(&cb);
+    txid.reverse();
+    for n in [0u32, 5] {
+        body.extend_from_slice(&txid);
+        body.extend_from_slice(&n.to_le_bytes());
+    }
+    let posted = node.connect().request("POST", "/rest/getutxos.bin", &[], &body).unwrap();
+    assert_eq!(posted.body, bin, "the body form answers as the URI form");
+    let posted = node.connect().request("POST", "/rest/getutxos.hex", &[], hex(&body).as_bytes()).unwrap();
+    assert_eq!(posted.text(), format!("{}\n", hex(&bin)));
+    assert_error(&node, "/rest/getutxos.json", 400, "Error: empty request");
+    assert_error(&node, "/rest/getutxos/checkmempool.json", 400, "Error: empty request");
+    assert_error(&node, "/rest/getutxos/xyz-0.json", 400, "Parse error");
+    assert_error(&node, &format!("/rest/getutxos/{cb}-x.json"), 400, "Parse error");
+    let many: Vec<String> = (0..16).map(|n| format!("{cb}-{n}")).collect();
+    assert_error(
+        &node,
+        &format!("/rest/getutxos/{}.json", many.join("/")),
+        400,
+        "Error: max outpoints exceeded (max: 15, tried: 16)",
+    );
+    let both = node.connect().request("POST", &format!("/rest/getutxos/{cb}-0.bin"), &[], &body).unwrap();
+    assert_eq!(
+        (both.status, both.text()),
+        (400, "Combination of URI scheme inputs and raw post data is not allowed\r\n".into())
+    );
+    let bad = node.connect().request("POST", "/rest/getutxos.bin", &[], &[0, 3, 1]).unwrap();
+    assert_eq!((bad.status, bad.text()), (400, "Parse error\r\n".into()));
+
     // chaininfo and the mempool, JSON only
     assert_eq!(json_of(&get(&node, "/rest/chaininfo.json")), node.rpc("getblockchaininfo", json!([])));
     assert_error(&node, "/rest/chaininfo.bin", 404, "output format not found (available: json)");

@@ -15,8 +15,8 @@
 //!
 //! Served so far: `tx`, `block`, `block/notxdetails`, `headers` (with the
 //! deprecated `<count>/<hash>` form), `blockhashbyheight`, `chaininfo`,
-//! `mempool/info`, `mempool/contents` and `deploymentinfo`. Not yet:
-//! `getutxos`, `spenttxouts`, `blockpart`, block filters.
+//! `mempool/info`, `mempool/contents`, `deploymentinfo` and `getutxos`. Not
+//! yet: `spenttxouts`, `blockpart`, block filters.
 
 use std::sync::Arc;
 
@@ -121,18 +121,19 @@ fn is_hash(text: &str) -> bool {
 }
 
 /// The endpoints, as data: prefix, and the function serving it.
-type Endpoint = fn(Arc<dyn Source>, String) -> BoxFuture<Response>;
+type Endpoint = fn(Arc<dyn Source>, String, Bytes) -> BoxFuture<Response>;
 
 const ENDPOINTS: &[(&str, Endpoint)] = &[
-    ("/rest/tx/", |s, p| Box::pin(tx(s, p))),
-    ("/rest/block/notxdetails/", |s, p| Box::pin(block(s, p, false))),
-    ("/rest/block/", |s, p| Box::pin(block(s, p, true))),
-    ("/rest/chaininfo", |s, p| Box::pin(chaininfo(s, p))),
-    ("/rest/mempool/", |s, p| Box::pin(mempool(s, p))),
-    ("/rest/headers/", |s, p| Box::pin(headers(s, p))),
-    ("/rest/deploymentinfo/", |s, p| Box::pin(deploymentinfo(s, p))),
-    ("/rest/deploymentinfo", |s, p| Box::pin(deploymentinfo(s, p))),
-    ("/rest/blockhashbyheight/", |s, p| Box::pin(blockhashbyheight(s, p))),
+    ("/rest/tx/", |s, p, _| Box::pin(tx(s, p))),
+    ("/rest/block/notxdetails/", |s, p, _| Box::pin(block(s, p, false))),
+    ("/rest/block/", |s, p, _| Box::pin(block(s, p, true))),
+    ("/rest/chaininfo", |s, p, _| Box::pin(chaininfo(s, p))),
+    ("/rest/mempool/", |s, p, _| Box::pin(mempool(s, p))),
+    ("/rest/headers/", |s, p, _| Box::pin(headers(s, p))),
+    ("/rest/getutxos", |s, p, b| Box::pin(getutxos(s, p, b))),
+    ("/rest/deploymentinfo/", |s, p, _| Box::pin(deploymentinfo(s, p))),
+    ("/rest/deploymentinfo", |s, p, _| Box::pin(deploymentinfo(s, p))),
+    ("/rest/blockhashbyheight/", |s, p, _| Box::pin(blockhashbyheight(s, p))),
 ];
 
 struct Mount {
@@ -142,7 +143,7 @@ struct Mount {
 
 impl Handler for Mount {
     fn handle(&self, req: Request) -> BoxFuture<Response> {
-        (self.serve)(Arc::clone(&self.source), req.head.subpath)
+        (self.serve)(Arc::clone(&self.source), req.head.subpath, req.body)
     }
 }
 
@@ -320,6 +321,181 @@ async fn headers(source: Arc<dyn Source>, subpath: String) -> Response {
         Format::Undefined => format_missing(false),
         f => reply_bytes(f, found.iter().filter_map(|v| v.as_str().and_then(from_hex)).flatten().collect()),
     }
+}
+
+/// Core's `MAX_GETUTXOS_OUTPOINTS`.
+const MAX_OUTPOINTS: usize = 15;
+/// The height Core reports for a coin created in the mempool.
+const MEMPOOL_HEIGHT: u32 = 0x7FFF_FFFF;
+
+/// Reads a Bitcoin compact size.
+fn compact_size(bytes: &mut &[u8]) -> Option<u64> {
+    let (&first, rest) = bytes.split_first()?;
+    *bytes = rest;
+    let width = match first {
+        0xfd => 2,
+        0xfe => 4,
+        0xff => 8,
+        n => return Some(u64::from(n)),
+    };
+    let (num, rest) = bytes.split_at_checked(width)?;
+    *bytes = rest;
+    Some(num.iter().rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+fn write_compact_size(out: &mut Vec<u8>, n: u64) {
+    match n {
+        0..=0xfc => out.push(u8::try_from(n).unwrap_or(0xfc)),
+        0xfd..=0xffff => {
+            out.push(0xfd);
+            out.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_le_bytes());
+        }
+        _ => {
+            out.push(0xfe);
+            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+        }
+    }
+}
+
+/// Satoshis from an RPC amount (`50.00000000`).
+fn sats(v: &Value) -> Option<u64> {
+    let text = v.to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = format!("{frac:0<8}");
+    int.parse::<u64>().ok()?.checked_mul(100_000_000)?.checked_add(frac.get(..8)?.parse().ok()?)
+}
+
+/// `/rest/getutxos[/checkmempool]/<txid>-<n>/...` and the BIP64 body form.
+async fn getutxos(source: Arc<dyn Source>, subpath: String, body: Bytes) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    let parts: Vec<&str> = if param.len() > 1 { param[1..].split('/').collect() } else { Vec::new() };
+    if body.is_empty() && parts.is_empty() {
+        return error(HttpStatus::BAD_REQUEST, "Error: empty request");
+    }
+    let mut check_mempool = parts.first() == Some(&"checkmempool");
+    let mut outpoints: Vec<(String, u32)> = Vec::new();
+    for part in parts.iter().skip(usize::from(check_mempool)) {
+        let parsed = part.split_once('-').filter(|(t, n)| is_hash(t) && !n.contains('-')).and_then(|(t, n)| {
+            n.parse::<u32>().ok().filter(|_| n.bytes().all(|b| b.is_ascii_digit())).map(|n| (t.to_owned(), n))
+        });
+        match parsed {
+            Some(op) => outpoints.push(op),
+            None => return error(HttpStatus::BAD_REQUEST, "Parse error"),
+        }
+    }
+    let from_uri = !outpoints.is_empty();
+    if !parts.is_empty() && !from_uri {
+        return error(HttpStatus::BAD_REQUEST, "Error: empty request");
+    }
+    match format {
+        Format::Bin | Format::Hex => {
+            let raw = if format == Format::Hex {
+                from_hex(String::from_utf8_lossy(&body).trim()).unwrap_or_default()
+            } else {
+                body.to_vec()
+            };
+            if !raw.is_empty() {
+                if from_uri {
+                    return error(
+                        HttpStatus::BAD_REQUEST,
+                        "Combination of URI scheme inputs and raw post data is not allowed",
+                    );
+                }
+                let mut rest: &[u8] = &raw;
+                let parsed = (|| {
+                    let (&flag, tail) = rest.split_first()?;
+                    rest = tail;
+                    check_mempool = flag != 0;
+                    let n = compact_size(&mut rest)?;
+                    let mut ops = Vec::new();
+                    for _ in 0..n {
+                        let (op, tail) = rest.split_at_checked(36)?;
+                        rest = tail;
+                        let mut txid = op[..32].to_vec();
+                        txid.reverse();
+                        ops.push((to_hex(&txid), u32::from_le_bytes(op[32..].try_into().ok()?)));
+                    }
+                    Some(ops)
+                })();
+                match parsed {
+                    Some(ops) => outpoints = ops,
+                    None => return error(HttpStatus::BAD_REQUEST, "Parse error"),
+                }
+            }
+        }
+        Format::Json if !from_uri => return error(HttpStatus::BAD_REQUEST, "Error: empty request"),
+        Format::Json => {}
+        Format::Undefined => return format_missing(false),
+    }
+    if outpoints.len() > MAX_OUTPOINTS {
+        return error(
+            HttpStatus::BAD_REQUEST,
+            format!("Error: max outpoints exceeded (max: {MAX_OUTPOINTS}, tried: {})", outpoints.len()),
+        );
+    }
+    let info = match call(&source, "getblockchaininfo", json!([])).await {
+        Err(r) => return r,
+        Ok(Ok(v)) => v,
+        Ok(Err((_, m))) => return error(HttpStatus::INTERNAL_SERVER_ERROR, m),
+    };
+    let height = info["blocks"].as_u64().unwrap_or(0);
+    let tip = info["bestblockhash"].as_str().unwrap_or_default().to_owned();
+    let mut bitmap = String::new();
+    let mut coins = Vec::new();
+    for (txid, n) in &outpoints {
+        match call(&source, "gettxout", json!([txid, n, check_mempool])).await {
+            Err(r) => return r,
+            Ok(Ok(coin)) if !coin.is_null() => {
+                let confirmations = coin["confirmations"].as_u64().unwrap_or(0);
+                let coin_height = if confirmations == 0 {
+                    MEMPOOL_HEIGHT
+                } else {
+                    u32::try_from(height + 1 - confirmations).unwrap_or(MEMPOOL_HEIGHT)
+                };
+                bitmap.push('1');
+                coins.push((coin_height, coin));
+            }
+            Ok(_) => bitmap.push('0'),
+        }
+    }
+    if format == Format::Json {
+        let utxos: Vec<Value> = coins
+            .iter()
+            .map(|(h, c)| json!({"height": h, "value": c["value"], "scriptPubKey": c["scriptPubKey"]}))
+            .collect();
+        return reply_json(&json!({
+            "chainHeight": height,
+            "chaintipHash": tip,
+            "bitmap": bitmap,
+            "utxos": utxos,
+        }));
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&i32::try_from(height).unwrap_or(i32::MAX).to_le_bytes());
+    let mut tip_internal = from_hex(&tip).unwrap_or_default();
+    tip_internal.reverse();
+    out.extend_from_slice(&tip_internal);
+    let mut bits = vec![0u8; bitmap.len().div_ceil(8)];
+    for (i, c) in bitmap.chars().enumerate() {
+        if c == '1' {
+            bits[i / 8] |= 1 << (i % 8);
+        }
+    }
+    write_compact_size(&mut out, bits.len() as u64);
+    out.extend_from_slice(&bits);
+    write_compact_size(&mut out, coins.len() as u64);
+    for (h, c) in &coins {
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&h.to_le_bytes());
+        out.extend_from_slice(&sats(&c["value"]).unwrap_or(0).to_le_bytes());
+        let script = c["scriptPubKey"]["hex"].as_str().and_then(from_hex).unwrap_or_default();
+        write_compact_size(&mut out, script.len() as u64);
+        out.extend_from_slice(&script);
+    }
+    reply_bytes(format, out)
 }
 
 /// `/rest/deploymentinfo.json` (at the tip) and
