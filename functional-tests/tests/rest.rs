@@ -196,3 +196,55 @@ fn hex(bytes: &[u8]) -> String {
 fn hex_decode(text: &str) -> Vec<u8> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
+
+#[test]
+fn spenttxouts() {
+    use bitcoin::consensus::encode::serialize_hex;
+    use bitcoin::{
+        absolute, transaction, Address, Amount, KnownHrp, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+        Witness,
+    };
+    let mut node = TestNode::start_new(&["-rest"]);
+    let op_true = ScriptBuf::from_bytes(vec![0x51]);
+    let addr = Address::p2wsh(&op_true, KnownHrp::Regtest);
+    let hashes = node.rpc("generatetoaddress", json!([101, addr.to_string()]));
+    let cb = node.rpc("getblock", json!([hashes[0], 1]))["tx"][0].as_str().unwrap().parse().unwrap();
+    let spend = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint { txid: cb, vout: 0 },
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::from_slice(&[op_true.as_bytes()]),
+        }],
+        output: vec![TxOut { value: Amount::from_sat(49 * 100_000_000), script_pubkey: addr.script_pubkey() }],
+    };
+    let block = node.rpc("generateblock", json!([addr.to_string(), [serialize_hex(&spend)]]))["hash"].clone();
+    let block = block.as_str().unwrap();
+
+    let coin_spk = node.rpc("getblock", json!([hashes[0], 2]))["tx"][0]["vout"][0]["scriptPubKey"].clone();
+    let r = json_of(&get(&node, &format!("/rest/spenttxouts/{block}.json")));
+    assert_eq!(
+        r,
+        json!([[], [{"value": node.rpc("getblock", json!([hashes[0], 2]))["tx"][0]["vout"][0]["value"], "scriptPubKey": coin_spk}]])
+    );
+    let bin = get(&node, &format!("/rest/spenttxouts/{block}.bin")).body;
+    let spk = addr.script_pubkey();
+    let mut want = vec![2u8, 0, 1];
+    want.extend_from_slice(&5_000_000_000u64.to_le_bytes());
+    want.push(u8::try_from(spk.len()).unwrap());
+    want.extend_from_slice(spk.as_bytes());
+    assert_eq!(bin, want);
+    assert_eq!(get(&node, &format!("/rest/spenttxouts/{block}.hex")).text(), format!("{}\n", hex(&want)));
+    let zeros = "0".repeat(64);
+    assert_error(&node, &format!("/rest/spenttxouts/{zeros}.json"), 404, &format!("{zeros} not found"));
+    assert_error(&node, "/rest/spenttxouts/xyz.json", 400, "Invalid hash: xyz");
+    assert_error(
+        &node,
+        &format!("/rest/spenttxouts/a/{zeros}.json"),
+        400,
+        "Invalid URI format. Expected /rest/spenttxouts/<hash>.<ext>",
+    );
+    node.stop_node();
+}

@@ -15,8 +15,8 @@
 //!
 //! Served so far: `tx`, `block`, `block/notxdetails`, `headers` (with the
 //! deprecated `<count>/<hash>` form), `blockhashbyheight`, `chaininfo`,
-//! `mempool/info`, `mempool/contents`, `deploymentinfo` and `getutxos`. Not
-//! yet: `spenttxouts`, `blockpart`, block filters.
+//! `mempool/info`, `mempool/contents`, `deploymentinfo`, `getutxos` and
+//! `spenttxouts`. Not yet: `blockpart`, block filters.
 
 use std::sync::Arc;
 
@@ -134,6 +134,7 @@ const ENDPOINTS: &[(&str, Endpoint)] = &[
     ("/rest/deploymentinfo/", |s, p, _| Box::pin(deploymentinfo(s, p))),
     ("/rest/deploymentinfo", |s, p, _| Box::pin(deploymentinfo(s, p))),
     ("/rest/blockhashbyheight/", |s, p, _| Box::pin(blockhashbyheight(s, p))),
+    ("/rest/spenttxouts/", |s, p, _| Box::pin(spenttxouts(s, p))),
 ];
 
 struct Mount {
@@ -496,6 +497,65 @@ async fn getutxos(source: Arc<dyn Source>, subpath: String, body: Bytes) -> Resp
         out.extend_from_slice(&script);
     }
     reply_bytes(format, out)
+}
+
+/// `/rest/spenttxouts/<hash>`: the outputs each transaction of the block
+/// spent (from its undo data), the coinbase's list always empty. Read from
+/// `getblock` verbosity 3, whose `prevout`s are that undo data.
+async fn spenttxouts(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    if param.contains('/') {
+        return error(HttpStatus::BAD_REQUEST, "Invalid URI format. Expected /rest/spenttxouts/<hash>.<ext>");
+    }
+    if !is_hash(&param) {
+        return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {param}"));
+    }
+    let block = match call(&source, "getblock", json!([param, 3])).await {
+        Err(r) => return r,
+        Ok(Err(_)) => return error(HttpStatus::NOT_FOUND, format!("{param} not found")),
+        Ok(Ok(b)) => b,
+    };
+    let txs = block["tx"].as_array().cloned().unwrap_or_default();
+    let mut spent: Vec<Vec<&Value>> = Vec::new();
+    for (i, tx) in txs.iter().enumerate() {
+        let inputs = tx["vin"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let prevouts: Option<Vec<&Value>> =
+            if i == 0 { Some(Vec::new()) } else { inputs.iter().map(|v| v.get("prevout")).collect() };
+        match prevouts {
+            Some(p) => spent.push(p),
+            None => return error(HttpStatus::NOT_FOUND, format!("{param} undo not available")),
+        }
+    }
+    match format {
+        Format::Json => reply_json(&Value::Array(
+            spent
+                .iter()
+                .map(|outs| {
+                    Value::Array(
+                        outs.iter().map(|o| json!({"value": o["value"], "scriptPubKey": o["scriptPubKey"]})).collect(),
+                    )
+                })
+                .collect(),
+        )),
+        Format::Undefined => format_missing(false),
+        f => {
+            let mut out = Vec::new();
+            write_compact_size(&mut out, spent.len() as u64);
+            for outs in &spent {
+                write_compact_size(&mut out, outs.len() as u64);
+                for o in outs {
+                    out.extend_from_slice(&sats(&o["value"]).unwrap_or(0).to_le_bytes());
+                    let script = o["scriptPubKey"]["hex"].as_str().and_then(from_hex).unwrap_or_default();
+                    write_compact_size(&mut out, script.len() as u64);
+                    out.extend_from_slice(&script);
+                }
+            }
+            reply_bytes(f, out)
+        }
+    }
 }
 
 /// `/rest/deploymentinfo.json` (at the tip) and
