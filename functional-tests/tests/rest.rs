@@ -36,9 +36,15 @@ fn rest_endpoints() {
     let bin = get(&node, &format!("/rest/block/{h1}.bin"));
     assert_eq!(bin.header("content-type"), Some("application/octet-stream"));
     assert_eq!(hex(&bin.body), block_hex);
+    // block bytes never change: cacheable for good, with a validator
+    assert_eq!(bin.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(bin.header("etag"), Some(format!("\"{h1}.bin\"").as_str()));
     let hx = get(&node, &format!("/rest/block/{h1}.hex"));
+    assert_eq!(hx.header("etag"), Some(format!("\"{h1}.hex\"").as_str()));
     assert_eq!((hx.header("content-type"), hx.text()), (Some("text/plain"), format!("{block_hex}\n")));
-    assert_eq!(json_of(&get(&node, &format!("/rest/block/{h1}.json"))), node.rpc("getblock", json!([h1, 3])));
+    let js = get(&node, &format!("/rest/block/{h1}.json"));
+    assert_eq!(js.header("cache-control"), None, "JSON carries confirmations, which change");
+    assert_eq!(json_of(&js), node.rpc("getblock", json!([h1, 3])));
     assert_eq!(
         json_of(&get(&node, &format!("/rest/block/notxdetails/{h1}.json"))),
         node.rpc("getblock", json!([h1, 1]))

@@ -101,6 +101,21 @@ fn reply_bytes(format: Format, bytes: Vec<u8>) -> Response {
     }
 }
 
+/// Marks a response that can never change: a block's bytes by its hash
+/// (the hash commits to every byte, witnesses included through the
+/// coinbase's commitment), so any HTTP cache may keep it for good. JSON
+/// forms carry `confirmations` and transactions by txid may change their
+/// witness, so neither gets this.
+fn immutable(response: Response, tag: &str) -> Response {
+    match HeaderValue::from_str(&format!("\"{tag}\"")) {
+        Ok(etag) => response.header(ferronode_httpserver::header::ETAG, etag).header(
+            ferronode_httpserver::header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ),
+        Err(_) => response,
+    }
+}
+
 fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
@@ -216,7 +231,10 @@ async fn block(source: Arc<dyn Source>, subpath: String, tx_details: bool) -> Re
         Ok(Ok(v)) => match format {
             Format::Json => reply_json(&v),
             Format::Undefined => format_missing(false),
-            f => reply_bytes(f, v.as_str().and_then(from_hex).unwrap_or_default()),
+            f => immutable(
+                reply_bytes(f, v.as_str().and_then(from_hex).unwrap_or_default()),
+                &format!("{hash}.{}", if f == Format::Bin { "bin" } else { "hex" }),
+            ),
         },
     }
 }
