@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // a test harness panics on failure by design
 
 pub mod http;
+pub mod op_true;
 
 use std::fs;
 use std::io::Read as _;

@@ -206,26 +206,16 @@ fn hex_decode(text: &str) -> Vec<u8> {
 #[test]
 fn spenttxouts() {
     use bitcoin::consensus::encode::serialize_hex;
-    use bitcoin::{
-        absolute, transaction, Address, Amount, KnownHrp, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
-        Witness,
-    };
+    use bitcoin::{Amount, OutPoint, TxOut};
+    use ferronode_functional_tests::op_true;
     let mut node = TestNode::start_new(&["-rest"]);
-    let op_true = ScriptBuf::from_bytes(vec![0x51]);
-    let addr = Address::p2wsh(&op_true, KnownHrp::Regtest);
+    let addr = op_true::address();
     let hashes = node.rpc("generatetoaddress", json!([101, addr.to_string()]));
     let cb = node.rpc("getblock", json!([hashes[0], 1]))["tx"][0].as_str().unwrap().parse().unwrap();
-    let spend = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint { txid: cb, vout: 0 },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[op_true.as_bytes()]),
-        }],
-        output: vec![TxOut { value: Amount::from_sat(49 * 100_000_000), script_pubkey: addr.script_pubkey() }],
-    };
+    let spend = op_true::spend(
+        OutPoint { txid: cb, vout: 0 },
+        vec![TxOut { value: Amount::from_sat(49 * 100_000_000), script_pubkey: addr.script_pubkey() }],
+    );
     let block = node.rpc("generateblock", json!([addr.to_string(), [serialize_hex(&spend)]]))["hash"].clone();
     let block = block.as_str().unwrap();
 

@@ -54,12 +54,9 @@ fn ms(d: Duration) -> String {
 /// returns its hash (built with `generateblock`).
 fn big_block(node: &TestNode, n: usize) -> String {
     use bitcoin::consensus::encode::serialize_hex;
-    use bitcoin::{
-        absolute, transaction, Address, Amount, KnownHrp, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
-        Txid, Witness,
-    };
-    let op_true = ScriptBuf::from_bytes(vec![0x51]);
-    let addr = Address::p2wsh(&op_true, KnownHrp::Regtest);
+    use bitcoin::{Amount, OutPoint, TxOut, Txid};
+    use ferronode_functional_tests::op_true::{self, spend};
+    let addr = op_true::address();
     let spk = addr.script_pubkey();
     let cookie = node.cookie();
     let mut c = node.connect();
@@ -68,17 +65,6 @@ fn big_block(node: &TestNode, n: usize) -> String {
     let h1 = call("getblockhash", json!([1]));
     let b1 = call("getblock", json!([h1, 1]));
     let cb: Txid = b1["tx"][0].as_str().unwrap().parse().unwrap();
-    let spend = |prev: OutPoint, outs: Vec<TxOut>| Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: prev,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[op_true.as_bytes()]),
-        }],
-        output: outs,
-    };
     let each = (50 * 100_000_000 - 100_000) / n as u64;
     let fan = spend(
         OutPoint { txid: cb, vout: 0 },

@@ -9,11 +9,8 @@
 use std::time::{Duration, Instant};
 
 use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::{
-    absolute, transaction, Address, Amount, KnownHrp, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid,
-    Witness,
-};
-use ferronode_functional_tests::{HttpConn, TestNode};
+use bitcoin::{Address, Amount, KnownHrp, OutPoint, ScriptBuf, TxOut, Txid};
+use ferronode_functional_tests::{op_true, HttpConn, TestNode};
 use serde_json::{json, Value};
 
 const FAN_OUTS: u32 = 8;
@@ -36,20 +33,6 @@ impl Bench {
     }
 }
 
-fn op_true_spend(op_true: &ScriptBuf, prev: OutPoint, outs: Vec<TxOut>) -> Transaction {
-    Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: prev,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[op_true.as_bytes()]),
-        }],
-        output: outs,
-    }
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -58,8 +41,7 @@ fn main() {
     let _ = ferronode_functional_tests::ferronoded();
     let mut node = TestNode::start_new(&[]);
     let mut b = Bench { conn: node.connect(), cookie: node.cookie() };
-    let op_true = ScriptBuf::from_bytes(vec![0x51]);
-    let addr = Address::p2wsh(&op_true, KnownHrp::Regtest);
+    let addr = op_true::address();
     let spk = addr.script_pubkey();
 
     // 16,000 coins from 8 fan-outs of mature coinbases, all confirmed
@@ -70,7 +52,7 @@ fn main() {
         let hash = b.call("getblockhash", json!([h]));
         let cb: Txid = b.call("getblock", json!([hash, 1]))["tx"][0].as_str().unwrap().parse().unwrap();
         let outs = (0..PER_FAN_OUT).map(|_| TxOut { value: Amount::from_sat(each), script_pubkey: spk.clone() });
-        fans.push(op_true_spend(&op_true, OutPoint { txid: cb, vout: 0 }, outs.collect()));
+        fans.push(op_true::spend(OutPoint { txid: cb, vout: 0 }, outs.collect()));
     }
     let hexes: Vec<String> = fans.iter().map(serialize_hex).collect();
     b.call("generateblock", json!([addr.to_string(), hexes]));
@@ -82,7 +64,7 @@ fn main() {
         })
         .map(|op| {
             let out = TxOut { value: Amount::from_sat(each - 1_000), script_pubkey: spk.clone() };
-            serialize_hex(&op_true_spend(&op_true, op, vec![out]))
+            serialize_hex(&op_true::spend(op, vec![out]))
         })
         .collect();
     let (first, rest) = spends.split_at(10_000);

@@ -48,6 +48,27 @@ fn decode_tx(hexstr: &str) -> Result<bitcoin::Transaction, RpcError> {
 }
 
 /// What Core answers when a mined block cannot be stored.
+/// The output script of a regtest address.
+fn regtest_script(text: &str) -> Option<bitcoin::ScriptBuf> {
+    Address::from_str(text).ok()?.require_network(bitcoin::Network::Regtest).ok().map(|a| a.script_pubkey())
+}
+
+/// Mines up to `n` blocks to `script` (`generatetoaddress`,
+/// `generatetodescriptor`); returns their hashes.
+async fn generate(slot: &ChainSlot, script: bitcoin::ScriptBuf, n: i64, max_tries: u64) -> Result<Value, RpcError> {
+    blocking(slot, move |c| {
+        let mut hashes = Vec::new();
+        for _ in 0..n.max(0) {
+            match c.mine(&script, max_tries).map_err(mining_error)? {
+                Some(h) => hashes.push(json!(h.to_string())),
+                None => break,
+            }
+        }
+        Ok(Value::Array(hashes))
+    })
+    .await
+}
+
 fn mining_error(e: BlockError) -> RpcError {
     match e {
         BlockError::Store(_) => RpcError::new(codes::RPC_INTERNAL_ERROR, "ProcessNewBlock, block not accepted"),
@@ -779,22 +800,9 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                     let n = p[0].as_i64().unwrap_or(0);
                     let addr = p[1].as_str().unwrap_or("");
                     let max_tries = p.get(2).and_then(Value::as_u64).unwrap_or(1_000_000);
-                    let script = Address::from_str(addr)
-                        .ok()
-                        .and_then(|a| a.require_network(bitcoin::Network::Regtest).ok())
-                        .map(|a| a.script_pubkey())
+                    let script = regtest_script(addr)
                         .ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address"))?;
-                    blocking(&s, move |c| {
-                        let mut hashes = Vec::new();
-                        for _ in 0..n.max(0) {
-                            match c.mine(&script, max_tries).map_err(mining_error)? {
-                                Some(h) => hashes.push(json!(h.to_string())),
-                                None => break,
-                            }
-                        }
-                        Ok(Value::Array(hashes))
-                    })
-                    .await
+                    generate(&s, script, n, max_tries).await
                 }
             },
         )
@@ -898,17 +906,7 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                     let script = super::descriptor::script_of(p[1].as_str().unwrap_or(""))
                         .map_err(|e| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, e))?;
                     let max_tries = p.get(2).and_then(Value::as_u64).unwrap_or(1_000_000);
-                    blocking(&s, move |c| {
-                        let mut hashes = Vec::new();
-                        for _ in 0..n.max(0) {
-                            match c.mine(&script, max_tries).map_err(mining_error)? {
-                                Some(h) => hashes.push(json!(h.to_string())),
-                                None => break,
-                            }
-                        }
-                        Ok(Value::Array(hashes))
-                    })
-                    .await
+                    generate(&s, script, n, max_tries).await
                 }
             },
         )
@@ -922,10 +920,7 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
             let s = s.clone();
             async move {
                 let output = p[0].as_str().unwrap_or("");
-                let script = Address::from_str(output)
-                    .ok()
-                    .and_then(|a| a.require_network(bitcoin::Network::Regtest).ok())
-                    .map(|a| a.script_pubkey())
+                let script = regtest_script(output)
                     .or_else(|| super::descriptor::script_of(output).ok())
                     .ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor"))?;
                 let mut txs = Vec::new();
@@ -933,9 +928,9 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                     let text = t.as_str().unwrap_or("").to_owned();
                     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
                         // a txid: taken from the mempool, as in Core
-                        let txid = bitcoin::Txid::from_str(&text).map_err(|_| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {text} not in mempool.")))?;
-                        let tx = chain(&s)?.with_mempool(|m| m.get(&txid).map(|e| e.tx.clone()));
-                        txs.push(tx.ok_or_else(|| RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {text} not in mempool.")))?);
+                        let missing = || RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {text} not in mempool."));
+                        let txid = bitcoin::Txid::from_str(&text).map_err(|_| missing())?;
+                        txs.push(chain(&s)?.with_mempool(|m| m.get(&txid).map(|e| e.tx.clone())).ok_or_else(missing)?);
                         continue;
                     }
                     let tx = decode_tx(&text).ok().filter(|tx: &bitcoin::Transaction| !tx.input.is_empty()).ok_or_else(|| {
