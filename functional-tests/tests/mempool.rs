@@ -174,6 +174,11 @@ fn mempool_acceptance_rbf_and_mining() {
     assert_eq!(block["tx"][1], high_id);
     assert_eq!(node.rpc("getrawmempool", json!([])), json!([]));
     assert_eq!(send_err(&node, &high), (-27, "Transaction outputs already in utxo set".into()));
+    let tma = node.rpc("testmempoolaccept", json!([[serialize_hex(&high)]]));
+    assert_eq!(
+        (tma[0]["allowed"].clone(), tma[0]["reject-reason"].clone()),
+        (json!(false), json!("txn-already-known"))
+    );
     let coinbase_value: Value = node.rpc("getblock", json!([blocks[0], 2]))["tx"][0]["vout"][0]["value"].clone();
     assert_eq!(
         coinbase_value.to_string(),

@@ -78,6 +78,8 @@ pub struct NodeConfig {
     pub persist_mempool: bool,
     /// `-persistmempoolv1`: write the version 1 format (no obfuscation key).
     pub persist_mempool_v1: bool,
+    /// `-maxmempool` in bytes (default 300 MB).
+    pub max_mempool_bytes: u64,
     /// `-mempoolexpiry` in seconds (default 336 hours).
     pub mempool_expiry_secs: u64,
     /// `-shrinkdebugfile` (default: on unless debug categories are on).
@@ -230,6 +232,12 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             parse_btc(&v).ok_or_else(|| ConfigError(format!("Invalid amount for -minrelaytxfee=<amount>: '{v}'")))?,
         ),
     };
+    // Core checks this when it builds the mempool: at least 40 clusters of
+    // the largest size (101,000 vbytes each), rounded up to whole MB.
+    let max_mempool_mb = args.get_int("maxmempool", 300);
+    if max_mempool_mb < 0 || (max_mempool_mb > 0 && max_mempool_mb.saturating_mul(1_000_000) < 101_000 * 40) {
+        return Err(ConfigError("-maxmempool must be at least 5 MB".into()));
+    }
     let pid_file = (!args.is_negated("pid"))
         .then(|| abs(&net_dir, &args.get("pid").filter(|p| !p.is_empty()).unwrap_or_else(|| "ferronoded.pid".into())));
     let settings_file = (!args.is_negated("settings")).then(|| {
@@ -252,6 +260,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         rest: args.get_bool("rest", false),
         persist_mempool: args.get_bool("persistmempool", true),
         persist_mempool_v1: args.get_bool("persistmempoolv1", false),
+        max_mempool_bytes: max_mempool_mb.unsigned_abs().saturating_mul(1_000_000),
         mempool_expiry_secs: args
             .get("mempoolexpiry")
             .map_or(336, |v| v.trim().parse::<i64>().unwrap_or(0))

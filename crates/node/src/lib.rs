@@ -324,6 +324,7 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
         Ok(Ok(chain)) => {
             let chain = Arc::new(chain);
             chain.set_mempool_expiry(config.mempool_expiry_secs);
+            chain.set_max_mempool(config.max_mempool_bytes);
             if let Some(fee) = config.min_relay_fee {
                 chain.set_min_relay_fee(fee);
             }

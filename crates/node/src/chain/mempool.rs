@@ -28,8 +28,51 @@ pub struct Entry {
     pub time: u64,
     /// Chain height when it entered.
     pub height: u32,
+    /// Estimated memory held for it (see [`tx_usage`]).
+    pub usage: u64,
     /// Arrival order, for stable listings.
     order: u64,
+}
+
+/// What `malloc` really takes for `n` bytes on a 64-bit system (Core's
+/// `MallocUsage`): rounded up to 16 with 16 bytes of bookkeeping.
+fn malloc(n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        ((n + 31) >> 4) << 4
+    }
+}
+
+/// Memory a pooled transaction holds, estimated the way Core's
+/// `DynamicMemoryUsage` counts it: the shared transaction, its input and
+/// output vectors, scripts longer than a prevector's 28 inline bytes,
+/// witness stacks, the pool entry with its index nodes, and one
+/// spent-outpoint map node per input. `-maxmempool` is measured in this.
+#[must_use]
+pub fn tx_usage(tx: &Transaction) -> u64 {
+    let script = |len: usize| if len > 28 { malloc(len as u64) } else { 0 };
+    let n_in = tx.input.len() as u64;
+    let mut u = malloc(104 * n_in) + malloc(40 * tx.output.len() as u64);
+    for i in &tx.input {
+        u += script(i.script_sig.len());
+        if !i.witness.is_empty() {
+            u += malloc(24 * i.witness.len() as u64) + i.witness.iter().map(|w| malloc(w.len() as u64)).sum::<u64>();
+        }
+    }
+    u += tx.output.iter().map(|o| script(o.script_pubkey.len())).sum::<u64>();
+    u + malloc(136) + malloc(400) + n_in * malloc(72)
+}
+
+/// Core's rolling minimum fee rate: raised above the rate of whatever
+/// `-maxmempool` evicts, then halved every 12 hours (faster while the pool
+/// is small) once a block has arrived.
+#[derive(Debug, Default)]
+struct RollingFee {
+    /// Satoshis per 1000 vbytes.
+    rate: f64,
+    last_update: u64,
+    block_since_bump: bool,
 }
 
 /// The pool.
@@ -47,6 +90,9 @@ pub struct Mempool {
     /// Set while a reorg takes transactions out and puts them back:
     /// nothing is announced and the sequence does not move.
     quiet: bool,
+    /// Sum of the entries' `usage`.
+    usage: u64,
+    rolling: RollingFee,
 }
 
 impl Mempool {
@@ -168,6 +214,7 @@ impl Mempool {
         }
         let entry = Entry {
             wtxid: tx.compute_wtxid(),
+            usage: tx_usage(&tx),
             vsize: tx.vsize() as u64,
             weight: tx.weight().to_wu(),
             tx,
@@ -179,6 +226,7 @@ impl Mempool {
         };
         self.next_order += 1;
         let shared = (!self.quiet && self.events.is_some()).then(|| std::sync::Arc::new(entry.tx.clone()));
+        self.usage += entry.usage;
         self.entries.insert(txid, entry);
         if self.quiet {
             return;
@@ -202,6 +250,7 @@ impl Mempool {
     /// announced, as in Core (the block's own event covers them).
     pub fn remove(&mut self, txid: &Txid, reason: RemovalReason) -> Option<Entry> {
         let e = self.entries.remove(txid)?;
+        self.usage -= e.usage;
         for input in &e.tx.input {
             if self.spent.get(&input.previous_output) == Some(txid) {
                 self.spent.remove(&input.previous_output);
@@ -258,13 +307,75 @@ impl Mempool {
         }
     }
 
-    /// Total virtual size and fees.
+    /// Total virtual size, fees and memory usage.
     #[must_use]
     pub fn totals(&self) -> (u64, u64, u64) {
         let bytes = self.entries.values().map(|e| e.vsize).sum();
         let fees = self.entries.values().map(|e| e.fee).sum();
-        let usage = self.entries.values().map(|e| e.tx.total_size() as u64 + 256).sum();
-        (bytes, fees, usage)
+        (bytes, fees, self.usage)
+    }
+
+    /// Core's `TrimToSize`: while the pool holds more than `limit` bytes,
+    /// evict the set with the lowest fee rate (a transaction with all its
+    /// descendants), and raise the rolling minimum fee to that rate plus
+    /// `incremental` (satoshis per 1000 vbytes). Returns how many left.
+    pub fn trim_to_size(&mut self, limit: u64, incremental: u64) -> usize {
+        let before = self.entries.len();
+        while self.usage > limit && !self.entries.is_empty() {
+            let (fee, vsize, txid) = self
+                .entries
+                .values()
+                .map(|e| {
+                    let set = self.descendants(&e.txid);
+                    let members = set.iter().filter_map(|t| self.entries.get(t)).chain([e]);
+                    let (fee, vsize) = members.fold((0u64, 0u64), |(f, s), m| (f + m.fee, s + m.vsize));
+                    (fee, vsize, e.order, e.txid)
+                })
+                // lowest fee rate first; among equals the newest goes
+                .min_by(|a, b| {
+                    (u128::from(a.0) * u128::from(b.1)).cmp(&(u128::from(b.0) * u128::from(a.1))).then(b.2.cmp(&a.2))
+                })
+                .map(|(f, s, _, t)| (f, s, t))
+                .expect("the pool is not empty");
+            // Core's CFeeRate: whole satoshis per 1000 vbytes, rounded down
+            let rate = (fee * 1000 / vsize.max(1) + incremental) as f64;
+            if rate > self.rolling.rate {
+                self.rolling.rate = rate;
+                self.rolling.block_since_bump = false;
+            }
+            self.remove_with_descendants(&txid, RemovalReason::SizeLimit);
+        }
+        before - self.entries.len()
+    }
+
+    /// Core's `GetMinFee`: the fee rate (satoshis per 1000 vbytes) below
+    /// which the full pool turns transactions away, decayed to `now`.
+    pub fn min_fee(&mut self, now: u64, limit: u64, incremental: u64) -> u64 {
+        let r = &mut self.rolling;
+        if !r.block_since_bump || r.rate == 0.0 {
+            return r.rate.round() as u64;
+        }
+        if now > r.last_update + 10 {
+            let mut halflife = 12.0 * 3600.0;
+            if self.usage < limit / 4 {
+                halflife /= 4.0;
+            } else if self.usage < limit / 2 {
+                halflife /= 2.0;
+            }
+            r.rate /= 2f64.powf((now - r.last_update) as f64 / halflife);
+            r.last_update = now;
+            if r.rate < incremental as f64 / 2.0 {
+                r.rate = 0.0;
+                return 0;
+            }
+        }
+        (r.rate.round() as u64).max(incremental)
+    }
+
+    /// A block arrived: the rolling minimum fee may start to decay.
+    pub fn note_block(&mut self, now: u64) {
+        self.rolling.last_update = now;
+        self.rolling.block_since_bump = true;
     }
 
     /// Number of transactions.

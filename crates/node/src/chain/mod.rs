@@ -46,6 +46,8 @@ pub const COINBASE_MATURITY: u32 = 100;
 const CHECK_BLOCKS: usize = 6;
 /// Core master's `DEFAULT_MIN_RELAY_TX_FEE` (satoshis per 1000 vbytes).
 pub const DEFAULT_MIN_RELAY_FEE: u64 = 100;
+/// Core's `DEFAULT_MAX_MEMPOOL_SIZE_MB`.
+pub const DEFAULT_MAX_MEMPOOL_MB: u64 = 300;
 /// Core master's `DEFAULT_INCREMENTAL_RELAY_FEE`.
 pub const INCREMENTAL_RELAY_FEE: u64 = 100;
 /// Core's `DUST_RELAY_TX_FEE`.
@@ -134,6 +136,10 @@ struct State {
     events: events::Events,
     /// Set during a reorganisation: the tip is announced once at its end.
     in_reorg: bool,
+    /// `-maxmempool` in bytes.
+    max_mempool: u64,
+    /// The node's mock time (see [`Chain::now`]).
+    mocktime: std::sync::Arc<AtomicU64>,
 }
 
 impl State {
@@ -190,8 +196,9 @@ pub struct Chain {
     fatal: std::sync::OnceLock<FatalHandler>,
     /// Warnings for `getblockchaininfo` (a fatal internal error).
     warnings: Mutex<Vec<String>>,
-    /// `setmocktime`, 0 when unset.
-    mocktime: AtomicU64,
+    /// `setmocktime`, 0 when unset (shared with the state, which needs the
+    /// clock for the mempool's rolling fee).
+    mocktime: std::sync::Arc<AtomicU64>,
     /// Initial block download; latches to false.
     ibd: AtomicBool,
 }
@@ -259,6 +266,14 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Mock time when set, else the system clock (Core's `GetTime`).
+fn clock(mocktime: &AtomicU64) -> u64 {
+    match mocktime.load(Ordering::Relaxed) {
+        0 => now_secs(),
+        t => t,
+    }
+}
+
 impl Chain {
     /// Opens the chain under `net_dir`, writing genesis on first start, and
     /// checks that the tip's block and undo data can be read.
@@ -290,6 +305,8 @@ impl Chain {
             events: events::Events::default(),
             mempool_expiry: 336 * 3600,
             in_reorg: false,
+            max_mempool: DEFAULT_MAX_MEMPOOL_MB * 1_000_000,
+            mocktime: std::sync::Arc::new(AtomicU64::new(0)),
         };
         state.mempool.set_events(state.events.clone());
         match state.store.best_block()? {
@@ -319,11 +336,12 @@ impl Chain {
         }
         sync_txindex(&state)?;
         state.publish_tip();
+        let mocktime = std::sync::Arc::clone(&state.mocktime);
         let chain = Self {
             state: Mutex::new(state),
             fatal: std::sync::OnceLock::new(),
             warnings: Mutex::new(Vec::new()),
-            mocktime: AtomicU64::new(0),
+            mocktime,
             ibd: AtomicBool::new(true),
         };
         chain.verify_tip()?;
@@ -401,10 +419,7 @@ impl Chain {
     /// The node's clock: mock time when set.
     #[must_use]
     pub fn now(&self) -> u64 {
-        match self.mocktime.load(Ordering::Relaxed) {
-            0 => now_secs(),
-            t => t,
-        }
+        clock(&self.mocktime)
     }
 
     /// `setmocktime` (0 clears it).
@@ -763,7 +778,7 @@ impl Chain {
             let time = u64::try_from(*time).unwrap_or(0);
             if time.saturating_add(expiry_secs) <= now {
                 expired += 1;
-            } else if accept_locked(&mut st, tx, now, false).is_ok() {
+            } else if accept_locked(&mut st, tx, now, Mode::Submit).is_ok() {
                 st.mempool.set_time(&tx.compute_txid(), time);
                 ok += 1;
             } else if st.mempool.get(&tx.compute_txid()).is_some() {
@@ -791,6 +806,20 @@ impl Chain {
         self.lock().min_relay_fee
     }
 
+    /// `-maxmempool`, in bytes.
+    pub fn set_max_mempool(&self, bytes: u64) {
+        self.lock().max_mempool = bytes;
+    }
+
+    /// `-maxmempool` in bytes and Core's `GetMinFee` now (satoshis per
+    /// 1000 vbytes), for `getmempoolinfo`.
+    pub fn mempool_limits(&self) -> (u64, u64) {
+        let now = self.now();
+        let mut st = self.lock();
+        let limit = st.max_mempool;
+        (limit, st.mempool.min_fee(now, limit, INCREMENTAL_RELAY_FEE))
+    }
+
     /// Core's `AcceptToMemoryPool` (without packages): checks `tx` against
     /// the chain tip plus the pool and, unless `test_only`, adds it,
     /// replacing conflicting transactions that pay less.
@@ -800,7 +829,7 @@ impl Chain {
     pub fn accept(&self, tx: &Transaction, test_only: bool) -> Result<Accepted, Reject> {
         let now = self.now();
         let mut st = self.lock();
-        accept_locked(&mut st, tx, now, test_only)
+        accept_locked(&mut st, tx, now, if test_only { Mode::Test } else { Mode::Submit })
     }
 
     /// Runs `f` with the mempool.
@@ -897,7 +926,20 @@ fn fee_at(rate: u64, vsize: u64) -> u64 {
     (rate * vsize).div_ceil(1000)
 }
 
-fn accept_locked(st: &mut State, tx: &Transaction, now: u64, test_only: bool) -> Result<Accepted, Reject> {
+/// How [`accept_locked`] treats a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `sendrawtransaction`, `mempool.dat`: every check, then added.
+    Submit,
+    /// `testmempoolaccept`: every check, nothing added.
+    Test,
+    /// Back from a disconnected block: no mempool minimum fee and no
+    /// trimming per transaction (Core's `bypass_limits`); the pool is
+    /// trimmed once the reorganisation is done.
+    Reorg,
+}
+
+fn accept_locked(st: &mut State, tx: &Transaction, now: u64, mode: Mode) -> Result<Accepted, Reject> {
     use RejectKind::{AlreadyInUtxoSet, MissingInputs, Rejected};
     let txid = tx.compute_txid();
     check_transaction(tx).map_err(|r| reject(Rejected, r, None))?;
@@ -981,6 +1023,13 @@ fn accept_locked(st: &mut State, tx: &Transaction, now: u64, test_only: bool) ->
     }
     let fee = value_in - value_out;
     let vsize = tx.vsize() as u64;
+    let pool_min = match mode {
+        Mode::Reorg => 0,
+        Mode::Submit | Mode::Test => fee_at(st.mempool.min_fee(now, st.max_mempool, INCREMENTAL_RELAY_FEE), vsize),
+    };
+    if pool_min > 0 && fee < pool_min {
+        return Err(reject(Rejected, "mempool min fee not met", Some(format!("{fee} < {pool_min}"))));
+    }
     let min_fee = fee_at(st.min_relay_fee, vsize);
     if fee < min_fee {
         return Err(reject(Rejected, "min relay fee not met", Some(format!("{fee} < {min_fee}"))));
@@ -1019,18 +1068,33 @@ fn accept_locked(st: &mut State, tx: &Transaction, now: u64, test_only: bool) ->
     }
     verify_scripts(tx, &spent)
         .map_err(|_| reject(Rejected, "mempool-script-verify-flag-failed (Script failed)", None))?;
-    if !test_only {
+    if mode != Mode::Test {
         for c in &conflicts {
             st.mempool.remove_with_descendants(c, events::RemovalReason::Replaced);
         }
         st.mempool.add(tx.clone(), fee, now, next_height - 1);
         // Core's LimitMempoolSize, first half: expiry
-        let expired = st.mempool.expire(now.saturating_sub(st.mempool_expiry));
-        if expired > 0 {
-            tracing::debug!(target: "mempool", "Expired {expired} transactions from the memory pool");
+        if mode == Mode::Reorg {
+            return Ok(Accepted { txid, wtxid: tx.compute_wtxid(), fee, vsize });
+        }
+        limit_mempool_size(st, now);
+        if st.mempool.get(&txid).is_none() {
+            return Err(reject(Rejected, "mempool full", None));
         }
     }
     Ok(Accepted { txid, wtxid: tx.compute_wtxid(), fee, vsize })
+}
+
+/// Core's `LimitMempoolSize`: expiry, then eviction down to `-maxmempool`.
+fn limit_mempool_size(st: &mut State, now: u64) {
+    let expired = st.mempool.expire(now.saturating_sub(st.mempool_expiry));
+    if expired > 0 {
+        tracing::debug!(target: "mempool", "Expired {expired} transactions from the memory pool");
+    }
+    let trimmed = st.mempool.trim_to_size(st.max_mempool, INCREMENTAL_RELAY_FEE);
+    if trimmed > 0 {
+        tracing::debug!(target: "mempool", "Removed {trimmed} transactions from the memory pool to stay under -maxmempool");
+    }
 }
 
 /// Satoshis as Core's `FormatMoney` (used in reject details).
@@ -1594,12 +1658,12 @@ fn refill_mempool(st: &mut State, disconnected: &[Block], now: u64) {
     st.mempool.set_quiet(false);
     for b in disconnected.iter().rev() {
         for tx in b.txdata.iter().skip(1) {
-            let _ = accept_locked(st, tx, now, false);
+            let _ = accept_locked(st, tx, now, Mode::Reorg);
         }
     }
     for (tx, time) in &pooled {
         st.mempool.set_quiet(true);
-        let back = accept_locked(st, tx, now, false).is_ok();
+        let back = accept_locked(st, tx, now, Mode::Reorg).is_ok();
         st.mempool.set_quiet(false);
         if back {
             st.mempool.set_time(&tx.compute_txid(), *time);
@@ -1607,6 +1671,7 @@ fn refill_mempool(st: &mut State, disconnected: &[Block], now: u64) {
             st.mempool.announce_removed(tx, events::RemovalReason::Reorg);
         }
     }
+    limit_mempool_size(st, now);
 }
 
 /// Writes the block and makes it the tip, in the crash-safe order.
@@ -1638,6 +1703,8 @@ fn connect(
     st.active.push(hash);
     st.publish_tip();
     st.mempool.remove_for_block(block);
+    let now = clock(&st.mocktime);
+    st.mempool.note_block(now);
     st.events.send(events::Event::BlockConnected { block: std::sync::Arc::new(block.clone()), height });
     if !st.in_reorg {
         st.events.send(events::Event::UpdatedBlockTip { hash, height });

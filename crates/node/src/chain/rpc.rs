@@ -454,6 +454,7 @@ fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
             async move {
                 let c = chain(&s)?;
                 let min = c.min_relay_fee();
+                let (max_mempool, pool_min) = c.mempool_limits();
                 c.with_mempool(|m| {
                     let (bytes, fees, usage) = m.totals();
                     let amount = |x: u64| ferronode_httprpc::amount(i64::try_from(x).unwrap_or(i64::MAX));
@@ -463,8 +464,8 @@ fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
                         "bytes": bytes,
                         "usage": usage,
                         "total_fee": amount(fees),
-                        "maxmempool": 300_000_000,
-                        "mempoolminfee": amount(min),
+                        "maxmempool": max_mempool,
+                        "mempoolminfee": amount(min.max(pool_min)),
                         "minrelaytxfee": amount(min),
                         "incrementalrelayfee": amount(super::INCREMENTAL_RELAY_FEE),
                         "unbroadcastcount": 0,
