@@ -84,3 +84,24 @@ fn abortnode() {
     assert_ne!(status.code(), Some(0));
     node1.stop_node();
 }
+
+/// Mining the very block that was invalidated (same parent, payee and
+/// time) is refused as Core refuses it, and the tip stays where it is.
+#[test]
+fn mining_an_invalidated_block_again_is_refused() {
+    let mut node = TestNode::start_new(&[]);
+    let addr = ferronode_functional_tests::op_true::address().to_string();
+    let now = 1_800_000_000u64;
+    node.rpc("setmocktime", json!([now]));
+    let a = node.rpc("generatetoaddress", json!([1, addr]))[0].clone();
+    node.rpc("invalidateblock", json!([a]));
+    let err = node.try_rpc("generatetoaddress", json!([1, addr])).unwrap().unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (-32603, "ProcessNewBlock, block not accepted"));
+    assert_eq!(node.rpc("getblockcount", json!([])), json!(0));
+    // a second later the block differs and is accepted
+    node.rpc("setmocktime", json!([now + 1]));
+    let b = node.rpc("generatetoaddress", json!([1, addr]))[0].clone();
+    assert_ne!(a, b);
+    assert_eq!(node.rpc("getbestblockhash", json!([])), b);
+    node.stop_node();
+}

@@ -78,6 +78,8 @@ pub struct NodeConfig {
     pub persist_mempool: bool,
     /// `-persistmempoolv1`: write the version 1 format (no obfuscation key).
     pub persist_mempool_v1: bool,
+    /// The `-zmqpub<topic>=<address>` notifiers, in Core's order.
+    pub zmq: Vec<ferronode_zmq_notify::NotifierSpec>,
     /// `-maxmempool` in bytes (default 300 MB).
     pub max_mempool_bytes: u64,
     /// `-mempoolexpiry` in seconds (default 336 hours).
@@ -232,6 +234,18 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             parse_btc(&v).ok_or_else(|| ConfigError(format!("Invalid amount for -minrelaytxfee=<amount>: '{v}'")))?,
         ),
     };
+    for topic in ferronode_zmq_notify::Topic::ALL {
+        let option = topic.option();
+        if let Some(bad) =
+            args.get_all(&option).into_iter().find(|v| !ferronode_zmq_notify::address_passes_init_check(v))
+        {
+            return Err(ConfigError(format!("Invalid port specified in -{option}: '{bad}'")));
+        }
+    }
+    let zmq = ferronode_zmq_notify::specs_from_options(
+        |option| args.get_all(option),
+        |option| args.is_set(option).then(|| args.get_int(option, i64::from(ferronode_zmq_notify::DEFAULT_HWM))),
+    );
     // Core checks this when it builds the mempool: at least 40 clusters of
     // the largest size (101,000 vbytes each), rounded up to whole MB.
     let max_mempool_mb = args.get_int("maxmempool", 300);
@@ -260,6 +274,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         rest: args.get_bool("rest", false),
         persist_mempool: args.get_bool("persistmempool", true),
         persist_mempool_v1: args.get_bool("persistmempoolv1", false),
+        zmq,
         max_mempool_bytes: max_mempool_mb.unsigned_abs().saturating_mul(1_000_000),
         mempool_expiry_secs: args
             .get("mempoolexpiry")

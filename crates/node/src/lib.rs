@@ -28,6 +28,7 @@ pub mod config;
 pub mod logging;
 pub mod options;
 pub mod shutdown;
+pub mod zmq;
 
 use std::sync::Arc;
 
@@ -56,10 +57,12 @@ pub fn report_init_error(message: &str) {
 pub fn rpc_table(
     http: Option<MetricsHandle>,
     slot: &chain::rpc::ChainSlot,
+    zmq_slot: &zmq::ZmqSlot,
     identity: &chain::rpc::NodeIdentity,
     log: Option<Arc<logging::LogHandle>>,
 ) -> RpcTable {
     let mut table = RpcTable::new();
+    zmq::register(&mut table, zmq_slot);
     if let Some(log) = log {
         table.add(
             Command::new(
@@ -129,6 +132,7 @@ async fn app_init_servers(
     config: &NodeConfig,
     requester: ShutdownRequester,
     slot: &chain::rpc::ChainSlot,
+    zmq_slot: &zmq::ZmqSlot,
     log: Option<Arc<logging::LogHandle>>,
 ) -> Result<Servers, InitError> {
     let http_error = || InitError("Unable to start HTTP server. See debug log for details.".into());
@@ -153,7 +157,7 @@ async fn app_init_servers(
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
     let rpc = RpcServer::new(
-        rpc_table(Some(http.metrics_handle()), slot, &config.identity(), log),
+        rpc_table(Some(http.metrics_handle()), slot, zmq_slot, &config.identity(), log),
         log_path,
         Arc::new(move || requester.request()),
     );
@@ -295,8 +299,9 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
     spawn_signal_handlers(shutdown.requester(), log.clone());
 
     let slot = chain::rpc::ChainSlot::default();
+    let zmq_slot = zmq::ZmqSlot::default();
     let servers = if config.server {
-        match app_init_servers(&config, shutdown.requester(), &slot, log).await {
+        match app_init_servers(&config, shutdown.requester(), &slot, &zmq_slot, log).await {
             Ok(s) => Some(s),
             Err(e) => {
                 report_init_error(&e.0);
@@ -314,6 +319,12 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
             s.rpc.set_warmup_status(text);
         }
     };
+    // ZMQ before the chain, as in Core: a fresh chain's genesis block is
+    // announced (and uses up the first sequence numbers)
+    let notifier = zmq::start(config.zmq.clone());
+    if let Some(n) = &notifier {
+        let _ = zmq_slot.set(Arc::clone(n));
+    }
     init_message("Loading block index…");
     let net_dir = config.net_dir.clone();
     let txindex = config.txindex;
@@ -336,6 +347,9 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
                 requester.request();
             }));
             tracing::info!("Loaded best chain: hashBestChain={} height={}", chain.tip().hash, chain.height());
+            if let Some(n) = &notifier {
+                zmq::connect(&chain, n);
+            }
             let mempool_path = config.net_dir.join("mempool.dat");
             if config.persist_mempool {
                 load_mempool(&chain, &mempool_path, config.mempool_expiry_secs);
@@ -381,6 +395,9 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
         if let Some(chain) = slot.get() {
             let _ = chain.save_mempool();
         }
+    }
+    if let Some(n) = notifier {
+        n.shutdown();
     }
     exit_code.max(fatal_code.load(std::sync::atomic::Ordering::SeqCst))
 }

@@ -15,6 +15,7 @@ const CHAIN: &str = "Chain selection options";
 const DEBUG: &str = "Debugging/Testing options";
 const RPC: &str = "RPC server options";
 const CONN: &str = "Connection options";
+const ZMQ: &str = "ZeroMQ notification options";
 
 /// Options that ferronoded implements.
 pub const OPTIONS: &[OptionSpec] = &[
@@ -65,6 +66,16 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("rpcwhitelist", RPC, "-rpcwhitelist=<whitelist>  Set a whitelist to filter incoming RPC calls for a specific user. The field <whitelist> comes in the format: <USERNAME>:<rpc 1>,<rpc 2>,...,<rpc n>. If multiple whitelists are set for a given user, they are set-intersected"),
     opt("rpcwhitelistdefault", RPC, "Sets default behavior for rpc whitelisting. Unless rpcwhitelistdefault is set to 0, if any -rpcwhitelist is set, the rpc server acts as if all rpc users are subject to empty-unless-otherwise-specified whitelists"),
     opt("rpcworkqueue", RPC, "-rpcworkqueue=<n>  Set the maximum depth of the work queue to service RPC calls (default: 64)"),
+    opt("zmqpubhashblock", ZMQ, "-zmqpubhashblock=<address>  Enable publish hash block in <address>"),
+    opt("zmqpubhashtx", ZMQ, "-zmqpubhashtx=<address>  Enable publish hash transaction in <address>"),
+    opt("zmqpubrawblock", ZMQ, "-zmqpubrawblock=<address>  Enable publish raw block in <address>"),
+    opt("zmqpubrawtx", ZMQ, "-zmqpubrawtx=<address>  Enable publish raw transaction in <address>"),
+    opt("zmqpubsequence", ZMQ, "-zmqpubsequence=<address>  Enable publish hash block and tx sequence in <address>"),
+    opt("zmqpubhashblockhwm", ZMQ, "-zmqpubhashblockhwm=<n>  Set publish hash block outbound message high water mark (default: 1000)"),
+    opt("zmqpubhashtxhwm", ZMQ, "-zmqpubhashtxhwm=<n>  Set publish hash transaction outbound message high water mark (default: 1000)"),
+    opt("zmqpubrawblockhwm", ZMQ, "-zmqpubrawblockhwm=<n>  Set publish raw block outbound message high water mark (default: 1000)"),
+    opt("zmqpubrawtxhwm", ZMQ, "-zmqpubrawtxhwm=<n>  Set publish raw transaction outbound message high water mark (default: 1000)"),
+    opt("zmqpubsequencehwm", ZMQ, "-zmqpubsequencehwm=<n>  Set publish hash sequence message high water mark (default: 1000)"),
 ];
 
 /// Options a bitcoind user or harness may pass that ferronode accepts but
@@ -120,16 +131,6 @@ pub const IGNORED: &[OptionSpec] = &[
     net_opt("walletdir", GENERAL, ""),
     opt("whitebind", CONN, ""),
     opt("whitelist", CONN, ""),
-    opt("zmqpubhashblock", GENERAL, ""),
-    opt("zmqpubhashblockhwm", GENERAL, ""),
-    opt("zmqpubhashtx", GENERAL, ""),
-    opt("zmqpubhashtxhwm", GENERAL, ""),
-    opt("zmqpubrawblock", GENERAL, ""),
-    opt("zmqpubrawblockhwm", GENERAL, ""),
-    opt("zmqpubrawtx", GENERAL, ""),
-    opt("zmqpubrawtxhwm", GENERAL, ""),
-    opt("zmqpubsequence", GENERAL, ""),
-    opt("zmqpubsequencehwm", GENERAL, ""),
 ];
 
 /// Every accepted option: implemented and ignored ones.

@@ -295,9 +295,10 @@ pub enum StartError {
 /// The running notifier: a queue, a publishing thread and its sockets.
 #[derive(Debug)]
 pub struct ZmqNotifier {
-    queue: SyncSender<Job>,
+    /// `None` once shut down.
+    queue: Mutex<Option<SyncSender<Job>>>,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl ZmqNotifier {
@@ -335,7 +336,7 @@ impl ZmqNotifier {
                 address: String::new(),
                 reason: e.to_string(),
             })?;
-        Ok(Self { queue: tx, shared, thread: Some(thread) })
+        Ok(Self { queue: Mutex::new(Some(tx)), shared, thread: Mutex::new(Some(thread)) })
     }
 
     /// Queues a notification. Never blocks: when the queue is full the
@@ -343,7 +344,9 @@ impl ZmqNotifier {
     pub fn notify(&self, notification: Notification) {
         let skipped_before = self.take_skips();
         let counts = notification.messages_per_topic();
-        match self.queue.try_send(Job::Notify { notification, skipped_before }) {
+        let Ok(queue) = self.queue.lock() else { return };
+        let Some(queue) = queue.as_ref() else { return };
+        match queue.try_send(Job::Notify { notification, skipped_before }) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 for ((pending, before), n) in self.shared.pending_skips.iter().zip(skipped_before).zip(counts) {
@@ -365,8 +368,12 @@ impl ZmqNotifier {
     /// This one call may wait for room in the queue; `notify` never does.
     pub fn flush(&self) {
         let (done, rx) = sync_channel(1);
-        if self.queue.send(Job::Flush { done, skipped_before: self.take_skips() }).is_ok() {
-            let _ = rx.recv();
+        // a clone, so that notify() is not held up while this waits
+        let queue = self.queue.lock().ok().and_then(|q| q.clone());
+        if let Some(queue) = queue {
+            if queue.send(Job::Flush { done, skipped_before: self.take_skips() }).is_ok() {
+                let _ = rx.recv();
+            }
         }
     }
 
@@ -383,16 +390,14 @@ impl ZmqNotifier {
     }
 
     /// Sends what is queued, closes the sockets with linger 0 and
-    /// terminates the context.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let (tx, _) = sync_channel(0);
-        // replacing the sender closes the queue: the thread ends after it
-        drop(std::mem::replace(&mut self.queue, tx));
-        if let Some(t) = self.thread.take() {
+    /// terminates the context. Later notifications are ignored.
+    pub fn shutdown(&self) {
+        // dropping the sender closes the queue: the thread ends after it
+        if let Ok(mut q) = self.queue.lock() {
+            q.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }
@@ -400,7 +405,7 @@ impl ZmqNotifier {
 
 impl Drop for ZmqNotifier {
     fn drop(&mut self) {
-        self.stop();
+        self.shutdown();
     }
 }
 

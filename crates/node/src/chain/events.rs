@@ -8,6 +8,10 @@
 //! subscriber, so a slow subscriber cannot hold up validation; one that
 //! falls more than [`CAPACITY`] events behind is told how many it missed
 //! (`RecvError::Lagged`) instead of making the node buffer without bound.
+//!
+//! A consumer that must not lose anything and whose intake never blocks
+//! (ZMQ: it only queues) registers a [`Sink`] instead: sinks are called in
+//! order, on the validation thread, for every event.
 
 use std::sync::Arc;
 
@@ -90,25 +94,65 @@ pub enum Event {
         hash: BlockHash,
         /// Its height.
         height: u32,
+        /// Whether the node was still in initial block download after
+        /// the change (ZMQ does not announce tips then).
+        initial_download: bool,
     },
 }
 
+/// A synchronous consumer of every event (see the module docs). `event`
+/// runs with the chain locked, so it must return at once.
+pub trait Sink: Send + Sync {
+    /// One event, in order.
+    fn event(&self, event: &Event);
+    /// Returns once everything given to `event` so far has been delivered
+    /// (`syncwithvalidationinterfacequeue`).
+    fn flush(&self) {}
+}
+
 /// The sending side, shared by the chain and its mempool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Events {
     tx: tokio::sync::broadcast::Sender<Event>,
+    sinks: Arc<std::sync::RwLock<Vec<Arc<dyn Sink>>>>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").field("subscribers", &self.tx.receiver_count()).finish_non_exhaustive()
+    }
 }
 
 impl Default for Events {
     fn default() -> Self {
-        Self { tx: tokio::sync::broadcast::channel(CAPACITY).0 }
+        Self { tx: tokio::sync::broadcast::channel(CAPACITY).0, sinks: Arc::default() }
     }
 }
 
 impl Events {
-    /// Sends `event` to every subscriber (none is fine).
+    /// Sends `event` to every sink and subscriber (none is fine).
     pub fn send(&self, event: Event) {
+        if let Ok(sinks) = self.sinks.read() {
+            for sink in sinks.iter() {
+                sink.event(&event);
+            }
+        }
         let _ = self.tx.send(event);
+    }
+
+    /// Adds a sink; it sees every event from now on.
+    pub fn add_sink(&self, sink: Arc<dyn Sink>) {
+        if let Ok(mut sinks) = self.sinks.write() {
+            sinks.push(sink);
+        }
+    }
+
+    /// Flushes every sink (see [`Sink::flush`]).
+    pub fn flush(&self) {
+        let sinks: Vec<Arc<dyn Sink>> = self.sinks.read().map(|s| s.clone()).unwrap_or_default();
+        for sink in sinks {
+            sink.flush();
+        }
     }
 
     /// A new subscriber, receiving every event from now on.

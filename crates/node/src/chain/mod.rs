@@ -140,6 +140,8 @@ struct State {
     max_mempool: u64,
     /// The node's mock time (see [`Chain::now`]).
     mocktime: std::sync::Arc<AtomicU64>,
+    /// Initial block download (see [`still_in_ibd`]).
+    ibd: std::sync::Arc<AtomicBool>,
 }
 
 impl State {
@@ -199,8 +201,10 @@ pub struct Chain {
     /// `setmocktime`, 0 when unset (shared with the state, which needs the
     /// clock for the mempool's rolling fee).
     mocktime: std::sync::Arc<AtomicU64>,
-    /// Initial block download; latches to false.
-    ibd: AtomicBool,
+    /// Initial block download; latches to false (shared with the state).
+    ibd: std::sync::Arc<AtomicBool>,
+    /// Whether `open` created the chain (wrote the genesis block).
+    fresh: bool,
 }
 
 impl std::fmt::Debug for Chain {
@@ -266,6 +270,33 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// A freshly mined block can be one the node already knows: the same
+/// parent, payee and second as a block that was invalidated. Core refuses
+/// it (`duplicate-invalid`, so `generate*` fail with "ProcessNewBlock, block
+/// not accepted"); connecting it again would put an invalid block on the
+/// active chain.
+fn refuse_known(st: &State, block: &Block) -> Result<(), BlockError> {
+    let hash = block.block_hash();
+    if !st.entries.contains_key(&hash) {
+        return Ok(());
+    }
+    Err(if st.failed().contains(&hash) { BlockError::Invalid("duplicate-invalid") } else { BlockError::Duplicate })
+}
+
+/// Whether the node is still in initial block download: until the tip is
+/// less than a day old, then never again (the flag latches).
+fn still_in_ibd(st: &State) -> bool {
+    if !st.ibd.load(Ordering::Relaxed) {
+        return false;
+    }
+    let tip = &st.entries[st.active.last().expect("genesis is always there")];
+    if u64::from(tip.header.time) + MAX_TIP_AGE > clock(&st.mocktime) {
+        st.ibd.store(false, Ordering::Relaxed);
+        return false;
+    }
+    true
+}
+
 /// Mock time when set, else the system clock (Core's `GetTime`).
 fn clock(mocktime: &AtomicU64) -> u64 {
     match mocktime.load(Ordering::Relaxed) {
@@ -307,8 +338,10 @@ impl Chain {
             in_reorg: false,
             max_mempool: DEFAULT_MAX_MEMPOOL_MB * 1_000_000,
             mocktime: std::sync::Arc::new(AtomicU64::new(0)),
+            ibd: std::sync::Arc::new(AtomicBool::new(true)),
         };
         state.mempool.set_events(state.events.clone());
+        let fresh = state.store.best_block()?.is_none();
         match state.store.best_block()? {
             None => {
                 let genesis = genesis_block(Network::Regtest);
@@ -337,12 +370,14 @@ impl Chain {
         sync_txindex(&state)?;
         state.publish_tip();
         let mocktime = std::sync::Arc::clone(&state.mocktime);
+        let ibd = std::sync::Arc::clone(&state.ibd);
         let chain = Self {
             state: Mutex::new(state),
             fatal: std::sync::OnceLock::new(),
             warnings: Mutex::new(Vec::new()),
             mocktime,
-            ibd: AtomicBool::new(true),
+            ibd,
+            fresh,
         };
         chain.verify_tip()?;
         Ok(chain)
@@ -543,12 +578,7 @@ impl Chain {
         if !self.ibd.load(Ordering::Relaxed) {
             return false;
         }
-        let tip_time = u64::from(self.tip().header.time);
-        if tip_time + MAX_TIP_AGE > self.now() {
-            self.ibd.store(false, Ordering::Relaxed);
-            return false;
-        }
-        true
+        still_in_ibd(&self.lock())
     }
 
     /// Mines one block on the tip paying the subsidy to `script`.
@@ -568,6 +598,7 @@ impl Chain {
         if !grind(&mut block, max_tries) {
             return Ok(None);
         }
+        refuse_known(&st, &block)?;
         let (changes, undo, _) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
         let connected = connect(&mut st, &block, height, changes, undo);
         drop(st);
@@ -594,6 +625,7 @@ impl Chain {
         grind(&mut block, u64::MAX);
         let (changes, undo, _) = check_block(&st, &block, height, self.now()).map_err(BlockError::Invalid)?;
         if submit {
+            refuse_known(&st, &block)?;
             let connected = connect(&mut st, &block, height, changes, undo);
             drop(st);
             connected.inspect_err(|e| self.fatal_error(e))?;
@@ -726,6 +758,24 @@ impl Chain {
     pub fn mempool_snapshot(&self) -> Vec<mempool_file::Stored> {
         let st = self.lock();
         st.mempool.entries().iter().map(|e| (e.tx.clone(), i64::try_from(e.time).unwrap_or(i64::MAX))).collect()
+    }
+
+    /// Whether this run created the chain: Core connects the genesis block
+    /// then, after its notifiers are up (ZMQ's first sequence numbers).
+    #[must_use]
+    pub fn created(&self) -> bool {
+        self.fresh
+    }
+
+    /// Adds a synchronous consumer of the event stream (see [`events::Sink`]).
+    pub fn add_event_sink(&self, sink: std::sync::Arc<dyn events::Sink>) {
+        self.lock().events.add_sink(sink);
+    }
+
+    /// Returns once every event so far has been delivered by every sink.
+    pub fn flush_events(&self) {
+        let events = self.lock().events.clone();
+        events.flush();
     }
 
     /// A subscriber to the validation event stream (see [`events`]).
@@ -1555,7 +1605,8 @@ fn reorg_to(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, B
     let after = *st.active.last().expect("the active chain always holds genesis");
     if after != before {
         let height = st.entries[&after].height;
-        st.events.send(events::Event::UpdatedBlockTip { hash: after, height });
+        let initial_download = still_in_ibd(st);
+        st.events.send(events::Event::UpdatedBlockTip { hash: after, height, initial_download });
     }
     outcome
 }
@@ -1707,7 +1758,8 @@ fn connect(
     st.mempool.note_block(now);
     st.events.send(events::Event::BlockConnected { block: std::sync::Arc::new(block.clone()), height });
     if !st.in_reorg {
-        st.events.send(events::Event::UpdatedBlockTip { hash, height });
+        let initial_download = still_in_ibd(st);
+        st.events.send(events::Event::UpdatedBlockTip { hash, height, initial_download });
     }
     Ok(hash)
 }

@@ -71,7 +71,9 @@ async fn generate(slot: &ChainSlot, script: bitcoin::ScriptBuf, n: i64, max_trie
 
 fn mining_error(e: BlockError) -> RpcError {
     match e {
-        BlockError::Store(_) => RpcError::new(codes::RPC_INTERNAL_ERROR, "ProcessNewBlock, block not accepted"),
+        BlockError::Store(_) | BlockError::Duplicate | BlockError::Invalid("duplicate-invalid") => {
+            RpcError::new(codes::RPC_INTERNAL_ERROR, "ProcessNewBlock, block not accepted")
+        }
         other => RpcError::misc(other.to_string()),
     }
 }
@@ -557,14 +559,22 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
             }
         }),
     );
+    let s = slot.clone();
     table.add(Command::new(
         "hidden",
         "syncwithvalidationinterfacequeue",
         "Waits for the validation interface queue to catch up on everything that was there when we entered this function.",
-        |_, _| async {
-            // Validation events are delivered synchronously for now: the
-            // queue is always empty.
-            Ok(Value::Null)
+        move |_, _| {
+            let s = s.clone();
+            async move {
+                // broadcast subscribers have every event already; sinks
+                // (ZMQ) are flushed
+                blocking(&s, |c| {
+                    c.flush_events();
+                    Ok(Value::Null)
+                })
+                .await
+            }
         },
     ));
     let s = slot.clone();

@@ -1,0 +1,140 @@
+//! ZMQ in the node: the notifier fed from the validation event stream, and
+//! the `zmq` RPCs.
+//!
+//! The notifier is a [`chain::events::Sink`]: it sees every event in
+//! validation's order, on the validation thread, and only queues it
+//! (`ZmqNotifier::notify` never blocks), so nothing is lost between the
+//! chain and ZMQ and validation never waits for a subscriber.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bitcoin::Block;
+use ferronode_httprpc::{Command, RpcTable};
+use ferronode_zmq_notify::{Notification, ZmqNotifier};
+use serde_json::{json, Value};
+
+use crate::chain::events::{Event, RemovalReason, Sink};
+use crate::chain::Chain;
+
+/// Where the running notifier is, once init has created it (empty when
+/// ZMQ is off or failed to start).
+pub type ZmqSlot = Arc<OnceLock<Arc<ZmqNotifier>>>;
+
+/// Turns validation events into notifications.
+struct Bridge {
+    notifier: Arc<ZmqNotifier>,
+    /// The last connected block: the tip announced next is this block.
+    last_connected: Mutex<Option<Arc<Block>>>,
+}
+
+impl Sink for Bridge {
+    fn event(&self, event: &Event) {
+        let n = match event {
+            Event::TransactionAdded { tx, mempool_sequence } => {
+                Notification::TransactionAdded { tx: Arc::clone(tx), mempool_sequence: *mempool_sequence }
+            }
+            Event::TransactionRemoved { txid, reason, mempool_sequence, .. } => {
+                if *reason == RemovalReason::Block {
+                    return;
+                }
+                Notification::TransactionRemoved { txid: *txid, mempool_sequence: *mempool_sequence }
+            }
+            Event::BlockConnected { block, .. } => {
+                if let Ok(mut last) = self.last_connected.lock() {
+                    *last = Some(Arc::clone(block));
+                }
+                Notification::BlockConnected(Arc::clone(block))
+            }
+            Event::BlockDisconnected { block, .. } => Notification::BlockDisconnected(Arc::clone(block)),
+            Event::UpdatedBlockTip { hash, initial_download, .. } => {
+                if *initial_download {
+                    return;
+                }
+                let block = self
+                    .last_connected
+                    .lock()
+                    .ok()
+                    .and_then(|last| last.as_ref().filter(|b| b.block_hash() == *hash).map(Arc::clone));
+                Notification::BlockTip { hash: *hash, block }
+            }
+        };
+        self.notifier.notify(n);
+    }
+
+    fn flush(&self) {
+        self.notifier.flush();
+    }
+}
+
+/// Starts the notifiers of `-zmqpub…` (Core's `CZMQNotificationInterface::
+/// Create`). When one fails, ZMQ stays off and the node goes on, as in Core.
+#[must_use]
+pub fn start(specs: Vec<ferronode_zmq_notify::NotifierSpec>) -> Option<Arc<ZmqNotifier>> {
+    match ZmqNotifier::start(specs, ferronode_zmq_notify::DEFAULT_QUEUE) {
+        Ok(n) => Some(Arc::new(n)),
+        Err(ferronode_zmq_notify::StartError::NoNotifiers) => None,
+        Err(e) => {
+            tracing::debug!(target: "zmq", "{e}; ZMQ notifications are off");
+            None
+        }
+    }
+}
+
+/// Feeds `notifier` from `chain`'s events. When this run created the chain,
+/// the genesis block's connection is announced first, as Core's notifier
+/// (created before the chain is loaded) sees it.
+pub fn connect(chain: &Chain, notifier: &Arc<ZmqNotifier>) {
+    if chain.created() {
+        let genesis = bitcoin::blockdata::constants::genesis_block(bitcoin::Network::Regtest);
+        notifier.notify(Notification::BlockConnected(Arc::new(genesis)));
+    }
+    chain.add_event_sink(Arc::new(Bridge { notifier: Arc::clone(notifier), last_connected: Mutex::new(None) }));
+}
+
+/// `getzmqnotifications` (Core's) and `getzmqstats` (ours).
+pub fn register(table: &mut RpcTable, slot: &ZmqSlot) {
+    let s = Arc::clone(slot);
+    table.add(
+        Command::new("zmq", "getzmqnotifications", "Returns information about the active ZeroMQ notifications.", move |_, _| {
+            let s = Arc::clone(&s);
+            async move {
+                let list = s.get().map(|n| n.active()).unwrap_or_default();
+                Ok(Value::Array(
+                    list.into_iter().map(|i| json!({"type": i.kind, "address": i.address, "hwm": i.hwm})).collect(),
+                ))
+            }
+        })
+        .result_help("Result:\n[                         (json array)\n  {                       (json object)\n    \"type\" : \"str\",       (string) Type of notification\n    \"address\" : \"str\",    (string) Address of the publisher\n    \"hwm\" : n            (numeric) Outbound message high water mark\n  },\n  ...\n]"),
+    );
+    let s = Arc::clone(slot);
+    table.add(
+        Command::new(
+            "zmq",
+            "getzmqstats",
+            "Returns, for each active ZeroMQ notifier, the messages sent and the messages dropped, either because a subscriber was at its high water mark or because the publishing queue was full. Dropped messages use up a sequence number, so subscribers see them as gaps. (ferronode only)",
+            move |_, _| {
+                let s = Arc::clone(&s);
+                async move {
+                    let stats = s.get().map(|n| n.stats()).unwrap_or_default();
+                    Ok(Value::Array(
+                        stats
+                            .into_iter()
+                            .map(|st| {
+                                json!({
+                                    "type": st.kind,
+                                    "address": st.address,
+                                    "hwm": st.hwm,
+                                    "next_sequence": st.next_sequence,
+                                    "sent": st.sent,
+                                    "dropped_hwm": st.dropped_hwm,
+                                    "dropped_queue": st.dropped_queue,
+                                })
+                            })
+                            .collect(),
+                    ))
+                }
+            },
+        )
+        .result_help("Result:\n[                              (json array)\n  {                            (json object)\n    \"type\" : \"str\",            (string) Type of notification\n    \"address\" : \"str\",         (string) Address of the publisher\n    \"hwm\" : n,                 (numeric) Outbound message high water mark\n    \"next_sequence\" : n,       (numeric) The sequence number of the next message\n    \"sent\" : n,                (numeric) Messages sent\n    \"dropped_hwm\" : n,         (numeric) Messages dropped because a subscriber was at its high water mark\n    \"dropped_queue\" : n        (numeric) Messages dropped because the publishing queue was full\n  },\n  ...\n]"),
+    );
+}
