@@ -166,15 +166,16 @@ async fn app_init_servers(
         }
     };
     if config.rest {
-        ferronode_rest::start(&http.routes(), Arc::new(RestSource(rpc.clone())));
+        ferronode_rest::start(&http.routes(), Arc::new(RestSource(rpc.clone(), slot.clone())));
     }
     http.start();
     Ok(Servers { http, rpc, http_rpc })
 }
 
 /// REST reads the chain through the RPC table, so that its JSON is the
-/// RPC's JSON (see `ferronode_rest::Source`).
-struct RestSource(RpcServer);
+/// RPC's JSON (see `ferronode_rest::Source`), and block bytes straight from
+/// the block files.
+struct RestSource(RpcServer, chain::rpc::ChainSlot);
 
 impl ferronode_rest::Source for RestSource {
     fn call(
@@ -190,6 +191,28 @@ impl ferronode_rest::Source for RestSource {
         Box::pin(async move {
             let caller = ferronode_httprpc::Caller { user: String::new(), uri: "/".into(), peer: None };
             rpc.execute(request, caller).await.map_err(|e| (e.code, e.message))
+        })
+    }
+
+    fn raw_block(
+        &self,
+        hash: &str,
+        part: Option<(u64, u64)>,
+    ) -> ferronode_httpserver::BoxFuture<Result<ferronode_rest::RawBlock, ferronode_rest::RpcFailure>> {
+        let slot = self.1.clone();
+        let hash = hash.parse::<bitcoin::BlockHash>();
+        Box::pin(async move {
+            let (Some(chain), Ok(hash)) = (slot.get().cloned(), hash) else {
+                return Ok(ferronode_rest::RawBlock::NotFound);
+            };
+            let read = tokio::task::spawn_blocking(move || chain.raw_block(&hash, part)).await;
+            match read {
+                Ok(Ok(chain::RawBlock::Bytes(b))) => Ok(ferronode_rest::RawBlock::Bytes(b.into())),
+                Ok(Ok(chain::RawBlock::BadPart)) => Ok(ferronode_rest::RawBlock::BadPart),
+                Ok(Ok(chain::RawBlock::Unknown)) => Ok(ferronode_rest::RawBlock::NotFound),
+                Ok(Err(e)) => Err((-1, e.to_string())),
+                Err(e) => Err((-1, e.to_string())),
+            }
         })
     }
 }
@@ -317,7 +340,8 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
     init_message("Loading block index…");
     let net_dir = config.net_dir.clone();
     let txindex = config.txindex;
-    let opened = tokio::task::spawn_blocking(move || chain::Chain::open(&net_dir, txindex)).await;
+    let filters = config.blockfilterindex;
+    let opened = tokio::task::spawn_blocking(move || chain::Chain::open_with_filters(&net_dir, txindex, filters)).await;
     let mut exit_code = 0;
     let fatal_code = Arc::new(std::sync::atomic::AtomicU8::new(0));
     match opened {
