@@ -33,7 +33,7 @@ use bitcoin::{
 };
 
 pub use rpc::register_chain_commands;
-pub use store::StoreError;
+pub use store::{FilterEntry, StoreError};
 use store::{FilterIndex, IndexRecord, Store, TxIndex, UtxoChange};
 
 /// Regtest's fixed difficulty bits.
@@ -554,7 +554,7 @@ impl Chain {
     ///
     /// # Errors
     /// When the index cannot be read.
-    pub fn block_filter(&self, hash: &BlockHash) -> Result<Option<([u8; 32], Vec<u8>)>, StoreError> {
+    pub fn block_filter(&self, hash: &BlockHash) -> Result<Option<FilterEntry>, StoreError> {
         match &self.lock().filters {
             Some(ix) => ix.get(hash),
             None => Ok(None),

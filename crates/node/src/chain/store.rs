@@ -102,6 +102,9 @@ impl std::fmt::Debug for FilterIndex {
     }
 }
 
+/// A block's filter header (internal byte order) and encoded filter.
+pub type FilterEntry = ([u8; 32], Vec<u8>);
+
 const FILTERS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("basic_filters");
 
 impl FilterIndex {
@@ -112,7 +115,7 @@ impl FilterIndex {
     }
 
     /// The filter header and encoded filter of `block`, if indexed.
-    pub(crate) fn get(&self, block: &BlockHash) -> Result<Option<([u8; 32], Vec<u8>)>, StoreError> {
+    pub(crate) fn get(&self, block: &BlockHash) -> Result<Option<FilterEntry>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let table = match txn.open_table(FILTERS) {
             Ok(t) => t,
