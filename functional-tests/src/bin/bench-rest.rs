@@ -13,7 +13,8 @@
 //!    the range reads the block file on every request and shows that path.
 //! 2. The block as JSON: `/rest/block/<hash>.json` (Core's REST form, every
 //!    transaction with its prevouts) and `/rest/block/notxdetails/<hash>.json`
-//!    against the JSON-RPC `getblock <hash> 2`, one keep-alive connection,
+//!    against the JSON-RPC `getblock <hash> 2` (and `3`, which is what the
+//!    REST form contains), one keep-alive connection,
 //!    requests back to back: latency per request.
 //! 3. `/rest/getutxos/<15 outpoints>.bin` and `.json` (`wrk -t2 -c32`):
 //!    requests per second, next to `/rest/blockhashbyheight/1.bin` (the
@@ -239,12 +240,14 @@ fn main() {
     println!("\n## 2. the 2,001-transaction block as JSON, one keep-alive connection, back to back\n");
     println!("| request | reply size | median latency | requests | ratio to `getblock <hash> 2` |");
     println!("|---|---|---|---|---|");
-    let (mut rpcs, mut fulls, mut idss) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rpcs, mut rpc3s, mut fulls, mut idss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let mut c = node.connect();
         let cookie = node.cookie();
         let rpc_body = json!({"jsonrpc": "1.0", "id": 1, "method": "getblock", "params": [big, 2]}).to_string();
         rpcs.push(sequential(&mut c, secs, |c| c.post_json(&cookie, &rpc_body).unwrap().body.len()));
+        let rpc3_body = json!({"jsonrpc": "1.0", "id": 1, "method": "getblock", "params": [big, 3]}).to_string();
+        rpc3s.push(sequential(&mut c, secs, |c| c.post_json(&cookie, &rpc3_body).unwrap().body.len()));
         fulls.push(sequential(&mut c, secs, |c| {
             let r = c.request("GET", &format!("/rest/block/{big}.json"), &[], b"").unwrap();
             assert_eq!(r.status, 200);
@@ -254,9 +257,10 @@ fn main() {
             c.request("GET", &format!("/rest/block/notxdetails/{big}.json"), &[], b"").unwrap().body.len()
         }));
     }
-    let (rpc, full, ids) = (mid(rpcs), mid(fulls), mid(idss));
+    let (rpc, rpc3, full, ids) = (mid(rpcs), mid(rpc3s), mid(fulls), mid(idss));
     for (name, (lat, size, n)) in [
         ("JSON-RPC `getblock <hash> 2` (baseline)", rpc),
+        ("JSON-RPC `getblock <hash> 3` (the same data as REST's JSON)", rpc3),
         ("`/rest/block/<hash>.json` (with prevouts, as Core)", full),
         ("`/rest/block/notxdetails/<hash>.json`", ids),
     ] {
