@@ -86,6 +86,12 @@ fn rest_endpoints() {
     );
     assert_error(
         &node,
+        &format!("/rest/headers/{genesis}.json?count=+2"),
+        400,
+        "Header count is invalid or out of acceptable range (1-2000): +2",
+    );
+    assert_error(
+        &node,
         "/rest/headers/a/b/c.json",
         400,
         "Invalid URI format. Expected /rest/headers/<hash>.<ext>?count=<count>",
@@ -272,6 +278,7 @@ fn blockpart_head_and_conditional_requests() {
         ("size=1", "Block part offset missing or invalid"),
         ("offset=x&size=1", "Block part offset missing or invalid"),
         ("offset=-1&size=1", "Block part offset missing or invalid"),
+        ("offset=+1&size=1", "Block part offset missing or invalid"),
         ("offset=", "Block part offset missing or invalid"),
         ("offset=1", "Block part size missing or invalid"),
         ("offset=1&size=1e3", "Block part size missing or invalid"),

@@ -5,16 +5,19 @@
 //! order, without authentication (as Core: `-rest` is a deliberate opt-in
 //! for a trusted network).
 //!
-//! The crate knows nothing of the chain. It reads it through [`Source`],
-//! one method that calls a bitcoind RPC by name. That is deliberately
+//! The crate knows nothing of the chain. It reads it through [`Source`]:
+//! chiefly one method that calls a bitcoind RPC by name. That is deliberately
 //! narrow: REST's JSON must be identical, field for field, to the matching
 //! RPC (`getblock`, `getrawtransaction`, `getblockchaininfo`, ...), so
 //! asking the RPC for it is the one way that cannot drift; the binary forms
 //! are the RPCs' hex forms decoded. Another Rust node serves the same
 //! endpoints by answering those few RPCs. The one exception is a block's
-//! raw bytes ([`Source::raw_block`]): those are read straight from the
-//! block file, without decoding the block or going through hex, because
-//! they are the largest and most requested replies.
+//! raw bytes ([`Source::raw_block`], with a default built on `getblock`):
+//! a node reads those straight from the block file, without decoding the
+//! block or going through hex, because they are the largest and most
+//! requested replies. Block bodies carry an `ETag` and are immutable for
+//! caches; `If-None-Match` with that tag is answered `304` without reading
+//! the block.
 //!
 //! Served: `tx`, `block`, `block/notxdetails`, `blockpart`, `blockfilter`,
 //! `blockfilterheaders`, `headers` (the last two also in the deprecated
@@ -305,15 +308,18 @@ async fn block(source: Arc<dyn Source>, req: Request, tx_details: bool) -> Respo
     }
 }
 
-/// A `offset`/`size` query value: Core's `ToIntegral<size_t>` (digits
-/// only, an optional leading `+`, no overflow).
-fn size_param(subpath: &str, name: &str) -> Option<u64> {
-    let v = query_param(subpath, name)?;
-    let digits = v.strip_prefix('+').unwrap_or(v);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+/// Core's `ToIntegral<size_t>` (`std::from_chars`): decimal digits only,
+/// no sign, no overflow. (Rust's own parse would also take a leading `+`.)
+fn to_integral(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    text.parse().ok()
+}
+
+/// A `offset`/`size` query value, parsed as Core does.
+fn size_param(subpath: &str, name: &str) -> Option<u64> {
+    to_integral(query_param(subpath, name)?)
 }
 
 /// `/rest/blockpart/<hash>.<bin|hex>?offset=<n>&size=<m>` (Core v31): a
@@ -431,8 +437,8 @@ async fn blockfilterheaders(source: Arc<dyn Source>, subpath: String) -> Respons
                 "Invalid URI format. Expected /rest/blockfilterheaders/<filtertype>/<blockhash>.<ext>?count=<count>",
             ),
         };
-    let count = match raw_count.parse::<u64>() {
-        Ok(n) if (1..=MAX_HEADERS).contains(&n) => n,
+    let count = match to_integral(&raw_count) {
+        Some(n) if (1..=MAX_HEADERS).contains(&n) => n,
         _ => {
             return error(
                 HttpStatus::BAD_REQUEST,
@@ -561,8 +567,8 @@ async fn headers(source: Arc<dyn Source>, subpath: String) -> Response {
             )
         }
     };
-    let count = match raw_count.parse::<u64>() {
-        Ok(n) if (1..=MAX_HEADERS).contains(&n) => n,
+    let count = match to_integral(&raw_count) {
+        Some(n) if (1..=MAX_HEADERS).contains(&n) => n,
         _ => {
             return error(
                 HttpStatus::BAD_REQUEST,
@@ -897,6 +903,56 @@ mod tests {
         assert_eq!(parse_format("abc.txt"), ("abc.txt".into(), Format::Undefined));
         assert_eq!(parse_format("abc"), ("abc".into(), Format::Undefined));
         assert_eq!(query_param("x.json?verbose=false&mempool_sequence=true", "mempool_sequence"), Some("true"));
+    }
+
+    /// A source that only knows `getblock <hash> 0` of one block.
+    struct OneBlock;
+
+    impl Source for OneBlock {
+        fn call(&self, method: &str, params: Value) -> BoxFuture<Result<Value, RpcFailure>> {
+            let known = method == "getblock" && params[0] == "aa".repeat(32) && params[1] == 0;
+            Box::pin(async move {
+                if known {
+                    Ok(json!("00010203"))
+                } else {
+                    Err((-5, "Block not found".into()))
+                }
+            })
+        }
+    }
+
+    #[test]
+    fn default_raw_block_slices_the_rpc_hex() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let hash = "aa".repeat(32);
+        let bytes = |r: RawBlock| match r {
+            RawBlock::Bytes(b) => Some(b.to_vec()),
+            _ => None,
+        };
+        rt.block_on(async {
+            assert_eq!(bytes(OneBlock.raw_block(&hash, None).await.unwrap()), Some(vec![0, 1, 2, 3]));
+            assert_eq!(bytes(OneBlock.raw_block(&hash, Some((1, 2))).await.unwrap()), Some(vec![1, 2]));
+            assert_eq!(bytes(OneBlock.raw_block(&hash, Some((3, 1))).await.unwrap()), Some(vec![3]));
+            for part in [(3, 2), (4, 1), (0, 0), (u64::MAX, 2)] {
+                assert!(matches!(OneBlock.raw_block(&hash, Some(part)).await.unwrap(), RawBlock::BadPart), "{part:?}");
+            }
+            assert!(matches!(OneBlock.raw_block(&"bb".repeat(32), None).await.unwrap(), RawBlock::NotFound));
+        });
+    }
+
+    #[test]
+    fn size_params_as_core_parses_them() {
+        assert_eq!(size_param("h.bin?offset=12&size=3", "offset"), Some(12));
+        for bad in [
+            "h.bin?offset=+12",
+            "h.bin?offset=-1",
+            "h.bin?offset=",
+            "h.bin?offset=1x",
+            "h.bin?offset=99999999999999999999",
+            "h.bin",
+        ] {
+            assert_eq!(size_param(bad, "offset"), None, "{bad}");
+        }
     }
 
     #[test]
