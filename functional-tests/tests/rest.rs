@@ -555,6 +555,21 @@ fn block_filters() {
     // the disconnected block keeps its filter (it depends only on the block
     // and its ancestors), as in Core
     assert_eq!(node.rpc("getblockfilter", json!([spent_in]))["filter"].as_str(), Some(fhex));
+    // a block stored on a side branch but never connected has no filter
+    let tip = node.rpc("getbestblockhash", json!([]));
+    node.rpc("invalidateblock", json!([tip]));
+    let side = node.rpc("generateblock", json!([addr.to_string(), [], false]));
+    node.rpc("reconsiderblock", json!([tip]));
+    assert_eq!(node.rpc("submitblock", json!([side["hex"]])), json!("inconclusive"));
+    let side = side["hash"].as_str().unwrap();
+    let e = node.try_rpc("getblockfilter", json!([side])).unwrap().unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (-1, "Filter not found. Block was not connected to active chain."));
+    assert_error(
+        &node,
+        &format!("/rest/blockfilter/basic/{side}.bin"),
+        404,
+        "Filter not found. Block was not connected to active chain.",
+    );
     // and the index survives a restart
     node.stop_node();
     node.start(&["-rest", "-blockfilterindex=basic"]);
