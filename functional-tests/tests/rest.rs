@@ -331,6 +331,7 @@ fn blockpart_head_and_conditional_requests() {
         assert!(r.body.is_empty());
         assert_eq!(r.header("etag"), Some(tag.as_str()));
         assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"));
+        assert_eq!(r.header("content-type"), Some("application/octet-stream"));
     }
     let hex_tag = format!("\"{h1}.hex\"");
     let r =

@@ -291,7 +291,10 @@ async fn block(source: Arc<dyn Source>, req: Request, tx_details: bool) -> Respo
         // the client holds these very bytes: check the block is ours, then
         // answer without reading it
         if let Ok(Ok(_)) = call(&source, "getblockheader", json!([hash, false])).await {
-            return immutable(Response::empty(HttpStatus::NOT_MODIFIED), &tag);
+            // the 200's content type, not the server's default
+            let kind = if format == Format::Hex { "text/plain" } else { "application/octet-stream" };
+            let reply = Response::empty(HttpStatus::NOT_MODIFIED).header(CONTENT_TYPE, HeaderValue::from_static(kind));
+            return immutable(reply, &tag);
         }
     }
     match source.raw_block(&hash, None).await {
