@@ -82,6 +82,16 @@ impl HttpConn {
 
     /// Reads one reply.
     pub fn read_response(&mut self) -> io::Result<HttpResponse> {
+        self.read_reply(false)
+    }
+
+    /// Reads the reply to a `HEAD` request: status and headers only, the
+    /// `Content-Length` being the length of the body a `GET` would get.
+    pub fn read_head_response(&mut self) -> io::Result<HttpResponse> {
+        self.read_reply(true)
+    }
+
+    fn read_reply(&mut self, head: bool) -> io::Result<HttpResponse> {
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before a reply"));
@@ -104,6 +114,9 @@ impl HttpConn {
             }
         }
         let mut resp = HttpResponse { status, headers, body: Vec::new() };
+        if head {
+            return Ok(resp);
+        }
         if let Some(len) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
             resp.body.resize(len, 0);
             self.reader.read_exact(&mut resp.body)?;

@@ -69,6 +69,8 @@ pub struct NodeConfig {
     pub cjdns_reachable: bool,
     /// `-txindex`.
     pub txindex: bool,
+    /// `-blockfilterindex`: the basic filter index (the only filter type).
+    pub blockfilterindex: bool,
     /// `-minrelaytxfee` in satoshis per 1000 vbytes.
     pub min_relay_fee: Option<u64>,
     /// `-rest`: serve the REST interface (default off).
@@ -257,6 +259,18 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
     let settings_file = (!args.is_negated("settings")).then(|| {
         abs(&net_dir, &args.get("settings").filter(|p| !p.is_empty()).unwrap_or_else(|| "settings.json".into()))
     });
+    // Core's: "" and "1" enable every filter type, "0" none, otherwise each
+    // value must name a type (only "basic" exists)
+    let blockfilterindex = match args.get("blockfilterindex").as_deref() {
+        None | Some("0") => false,
+        Some("" | "1") => true,
+        Some(_) => {
+            if let Some(bad) = args.get_all("blockfilterindex").iter().find(|v| *v != "basic") {
+                return Err(ConfigError(format!("Unknown -blockfilterindex value {bad}.")));
+            }
+            true
+        }
+    };
     Ok(Invocation::Run(Box::new(NodeConfig {
         datadir,
         net_dir,
@@ -270,6 +284,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
         cjdns_reachable: args.get_bool("cjdnsreachable", false),
         txindex: args.get_bool("txindex", false),
+        blockfilterindex,
         min_relay_fee,
         rest: args.get_bool("rest", false),
         persist_mempool: args.get_bool("persistmempool", true),

@@ -170,15 +170,29 @@ async fn app_init_servers(
         }
     };
     if config.rest {
-        ferronode_rest::start(&http.routes(), Arc::new(RestSource(rpc.clone())));
+        let source = RestSource { rpc: rpc.clone(), slot: slot.clone(), recent: Arc::default() };
+        ferronode_rest::start(&http.routes(), Arc::new(source));
     }
     http.start();
     Ok(Servers { http, rpc, http_rpc })
 }
 
 /// REST reads the chain through the RPC table, so that its JSON is the
-/// RPC's JSON (see `ferronode_rest::Source`).
-struct RestSource(RpcServer);
+/// RPC's JSON (see `ferronode_rest::Source`), and block bytes straight from
+/// the block files.
+struct RestSource {
+    rpc: RpcServer,
+    slot: chain::rpc::ChainSlot,
+    /// The whole blocks served last, newest first, at most
+    /// [`RECENT_BLOCKS`] and [`RECENT_BLOCKS_BYTES`] in all: many clients fetching the same new
+    /// block share one read. A block's bytes never change for its hash, so
+    /// nothing here ever needs invalidating.
+    recent: Arc<std::sync::Mutex<std::collections::VecDeque<(bitcoin::BlockHash, bytes::Bytes)>>>,
+}
+
+/// Bounds of [`RestSource::recent`]: bytes and blocks.
+const RECENT_BLOCKS_BYTES: usize = 16 << 20;
+const RECENT_BLOCKS: usize = 8;
 
 impl ferronode_rest::Source for RestSource {
     fn call(
@@ -186,7 +200,7 @@ impl ferronode_rest::Source for RestSource {
         method: &str,
         params: serde_json::Value,
     ) -> ferronode_httpserver::BoxFuture<Result<serde_json::Value, ferronode_rest::RpcFailure>> {
-        let rpc = self.0.clone();
+        let rpc = self.rpc.clone();
         let request = ferronode_httprpc::request::JsonRpcRequest {
             method: method.to_owned(),
             params: ferronode_httprpc::request::Params::Positional(params.as_array().cloned().unwrap_or_default()),
@@ -194,6 +208,50 @@ impl ferronode_rest::Source for RestSource {
         Box::pin(async move {
             let caller = ferronode_httprpc::Caller { user: String::new(), uri: "/".into(), peer: None };
             rpc.execute(request, caller).await.map_err(|e| (e.code, e.message))
+        })
+    }
+
+    fn raw_block(
+        &self,
+        hash: &str,
+        part: Option<(u64, u64)>,
+    ) -> ferronode_httpserver::BoxFuture<Result<ferronode_rest::RawBlock, ferronode_rest::RpcFailure>> {
+        let slot = self.slot.clone();
+        let recent = Arc::clone(&self.recent);
+        let hash = hash.parse::<bitcoin::BlockHash>();
+        Box::pin(async move {
+            let (Some(chain), Ok(hash)) = (slot.get().cloned(), hash) else {
+                return Ok(ferronode_rest::RawBlock::NotFound);
+            };
+            let recent_lock = || recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if part.is_none() {
+                if let Some((_, b)) = recent_lock().iter().find(|(h, _)| *h == hash) {
+                    return Ok(ferronode_rest::RawBlock::Bytes(b.clone()));
+                }
+            }
+            let read = tokio::task::spawn_blocking(move || chain.raw_block(&hash, part)).await;
+            match read {
+                Ok(Ok(chain::RawBlock::Bytes(b))) => {
+                    let b = bytes::Bytes::from(b);
+                    if part.is_none() && b.len() <= RECENT_BLOCKS_BYTES {
+                        let mut recent = recent_lock();
+                        if !recent.iter().any(|(h, _)| *h == hash) {
+                            recent.push_front((hash, b.clone()));
+                            let mut total = 0;
+                            recent.retain(|(_, x)| {
+                                total += x.len();
+                                total <= RECENT_BLOCKS_BYTES
+                            });
+                            recent.truncate(RECENT_BLOCKS);
+                        }
+                    }
+                    Ok(ferronode_rest::RawBlock::Bytes(b))
+                }
+                Ok(Ok(chain::RawBlock::BadPart)) => Ok(ferronode_rest::RawBlock::BadPart),
+                Ok(Ok(chain::RawBlock::Unknown)) => Ok(ferronode_rest::RawBlock::NotFound),
+                Ok(Err(e)) => Err((-1, e.to_string())),
+                Err(e) => Err((-1, e.to_string())),
+            }
         })
     }
 }
@@ -328,7 +386,8 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
     init_message("Loading block index…");
     let net_dir = config.net_dir.clone();
     let txindex = config.txindex;
-    let opened = tokio::task::spawn_blocking(move || chain::Chain::open(&net_dir, txindex)).await;
+    let filters = config.blockfilterindex;
+    let opened = tokio::task::spawn_blocking(move || chain::Chain::open_with_filters(&net_dir, txindex, filters)).await;
     let mut exit_code = 0;
     let fatal_code = Arc::new(std::sync::atomic::AtomicU8::new(0));
     match opened {

@@ -5,18 +5,24 @@
 //! order, without authentication (as Core: `-rest` is a deliberate opt-in
 //! for a trusted network).
 //!
-//! The crate knows nothing of the chain. It reads it through [`Source`],
-//! one method that calls a bitcoind RPC by name. That is deliberately
+//! The crate knows nothing of the chain. It reads it through [`Source`]:
+//! chiefly one method that calls a bitcoind RPC by name. That is deliberately
 //! narrow: REST's JSON must be identical, field for field, to the matching
 //! RPC (`getblock`, `getrawtransaction`, `getblockchaininfo`, ...), so
 //! asking the RPC for it is the one way that cannot drift; the binary forms
 //! are the RPCs' hex forms decoded. Another Rust node serves the same
-//! endpoints by answering those few RPCs.
+//! endpoints by answering those few RPCs. The one exception is a block's
+//! raw bytes ([`Source::raw_block`], with a default built on `getblock`):
+//! a node reads those straight from the block file, without decoding the
+//! block or going through hex, because they are the largest and most
+//! requested replies. Block bodies carry an `ETag` and are immutable for
+//! caches; `If-None-Match` with that tag is answered `304` without reading
+//! the block.
 //!
-//! Served so far: `tx`, `block`, `block/notxdetails`, `headers` (with the
-//! deprecated `<count>/<hash>` form), `blockhashbyheight`, `chaininfo`,
-//! `mempool/info`, `mempool/contents`, `deploymentinfo`, `getutxos` and
-//! `spenttxouts`. Not yet: `blockpart`, block filters.
+//! Served: `tx`, `block`, `block/notxdetails`, `blockpart`, `blockfilter`,
+//! `blockfilterheaders`, `headers` (the last two also in the deprecated
+//! `<count>/<hash>` form), `blockhashbyheight`, `chaininfo`, `mempool/info`,
+//! `mempool/contents`, `deploymentinfo`, `getutxos` and `spenttxouts`.
 
 use std::sync::Arc;
 
@@ -28,10 +34,45 @@ use serde_json::{json, Value};
 /// An RPC failure: Core's code and message.
 pub type RpcFailure = (i32, String);
 
-/// Where the endpoints get their data: bitcoind's RPCs, by name.
+/// What [`Source::raw_block`] found.
+#[derive(Debug, Clone)]
+pub enum RawBlock {
+    /// The stored bytes (or the asked part of them).
+    Bytes(Bytes),
+    /// No block with that hash, or its data is not available.
+    NotFound,
+    /// The asked part is empty or runs past the end of the block.
+    BadPart,
+}
+
+/// Where the endpoints get their data: bitcoind's RPCs, by name, and a
+/// block's raw bytes.
 pub trait Source: Send + Sync + 'static {
     /// Calls `method` with positional `params`, as a JSON-RPC client would.
     fn call(&self, method: &str, params: Value) -> BoxFuture<Result<Value, RpcFailure>>;
+
+    /// The serialized block `hash` (64 hex digits, display order) as
+    /// stored, or `size` bytes of it from `offset` on when `part` is
+    /// `Some((offset, size))`. A node should read them straight from its
+    /// block file; this default asks `getblock <hash> 0` and decodes the hex.
+    fn raw_block(&self, hash: &str, part: Option<(u64, u64)>) -> BoxFuture<Result<RawBlock, RpcFailure>> {
+        let reply = self.call("getblock", json!([hash, 0]));
+        Box::pin(async move {
+            let bytes = match reply.await {
+                Ok(v) => Bytes::from(v.as_str().and_then(from_hex).unwrap_or_default()),
+                Err((RPC_IN_WARMUP, m)) => return Err((RPC_IN_WARMUP, m)),
+                Err(_) => return Ok(RawBlock::NotFound),
+            };
+            let Some((offset, size)) = part else { return Ok(RawBlock::Bytes(bytes)) };
+            let len = bytes.len() as u64;
+            match offset.checked_add(size) {
+                Some(end) if size > 0 && end <= len => Ok(RawBlock::Bytes(
+                    bytes.slice(usize::try_from(offset).unwrap_or(0)..usize::try_from(end).unwrap_or(0)),
+                )),
+                _ => Ok(RawBlock::BadPart),
+            }
+        })
+    }
 }
 
 /// Core's `RPC_IN_WARMUP`.
@@ -92,9 +133,10 @@ fn reply_json(v: &Value) -> Response {
 }
 
 /// A binary body in the asked format (`bin` or `hex`).
-fn reply_bytes(format: Format, bytes: Vec<u8>) -> Response {
+fn reply_bytes(format: Format, bytes: impl Into<Bytes>) -> Response {
+    let bytes: Bytes = bytes.into();
     match format {
-        Format::Bin => Response::with_body(HttpStatus::OK, Bytes::from(bytes))
+        Format::Bin => Response::with_body(HttpStatus::OK, bytes)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
         _ => Response::with_body(HttpStatus::OK, format!("{}\n", to_hex(&bytes)))
             .header(CONTENT_TYPE, HeaderValue::from_static("text/plain")),
@@ -136,20 +178,23 @@ fn is_hash(text: &str) -> bool {
 }
 
 /// The endpoints, as data: prefix, and the function serving it.
-type Endpoint = fn(Arc<dyn Source>, String, Bytes) -> BoxFuture<Response>;
+type Endpoint = fn(Arc<dyn Source>, Request) -> BoxFuture<Response>;
 
 const ENDPOINTS: &[(&str, Endpoint)] = &[
-    ("/rest/tx/", |s, p, _| Box::pin(tx(s, p))),
-    ("/rest/block/notxdetails/", |s, p, _| Box::pin(block(s, p, false))),
-    ("/rest/block/", |s, p, _| Box::pin(block(s, p, true))),
-    ("/rest/chaininfo", |s, p, _| Box::pin(chaininfo(s, p))),
-    ("/rest/mempool/", |s, p, _| Box::pin(mempool(s, p))),
-    ("/rest/headers/", |s, p, _| Box::pin(headers(s, p))),
-    ("/rest/getutxos", |s, p, b| Box::pin(getutxos(s, p, b))),
-    ("/rest/deploymentinfo/", |s, p, _| Box::pin(deploymentinfo(s, p))),
-    ("/rest/deploymentinfo", |s, p, _| Box::pin(deploymentinfo(s, p))),
-    ("/rest/blockhashbyheight/", |s, p, _| Box::pin(blockhashbyheight(s, p))),
-    ("/rest/spenttxouts/", |s, p, _| Box::pin(spenttxouts(s, p))),
+    ("/rest/tx/", |s, r| Box::pin(tx(s, r.head.subpath))),
+    ("/rest/block/notxdetails/", |s, r| Box::pin(block(s, r, false))),
+    ("/rest/block/", |s, r| Box::pin(block(s, r, true))),
+    ("/rest/blockpart/", |s, r| Box::pin(blockpart(s, r))),
+    ("/rest/blockfilter/", |s, r| Box::pin(blockfilter(s, r.head.subpath))),
+    ("/rest/blockfilterheaders/", |s, r| Box::pin(blockfilterheaders(s, r.head.subpath))),
+    ("/rest/chaininfo", |s, r| Box::pin(chaininfo(s, r.head.subpath))),
+    ("/rest/mempool/", |s, r| Box::pin(mempool(s, r.head.subpath))),
+    ("/rest/headers/", |s, r| Box::pin(headers(s, r.head.subpath))),
+    ("/rest/getutxos", |s, r| Box::pin(getutxos(s, r.head.subpath, r.body))),
+    ("/rest/deploymentinfo/", |s, r| Box::pin(deploymentinfo(s, r.head.subpath))),
+    ("/rest/deploymentinfo", |s, r| Box::pin(deploymentinfo(s, r.head.subpath))),
+    ("/rest/blockhashbyheight/", |s, r| Box::pin(blockhashbyheight(s, r.head.subpath))),
+    ("/rest/spenttxouts/", |s, r| Box::pin(spenttxouts(s, r.head.subpath))),
 ];
 
 struct Mount {
@@ -159,7 +204,7 @@ struct Mount {
 
 impl Handler for Mount {
     fn handle(&self, req: Request) -> BoxFuture<Response> {
-        (self.serve)(Arc::clone(&self.source), req.head.subpath, req.body)
+        (self.serve)(Arc::clone(&self.source), req)
     }
 }
 
@@ -212,31 +257,248 @@ async fn tx(source: Arc<dyn Source>, subpath: String) -> Response {
     }
 }
 
-async fn block(source: Arc<dyn Source>, subpath: String, tx_details: bool) -> Response {
+/// Whether `If-None-Match` names `tag` (or is `*`); weak tags compare
+/// equal too, as RFC 9110 asks for this header.
+fn none_match(req: &Request, tag: &str) -> bool {
+    req.head.headers.get_all(ferronode_httpserver::header::IF_NONE_MATCH).iter().any(|v| {
+        v.to_str()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t).trim_matches('"') == tag)
+    })
+}
+
+async fn block(source: Arc<dyn Source>, req: Request, tx_details: bool) -> Response {
     if let Err(r) = check_warmup(&source).await {
         return r;
     }
+    let subpath = req.head.subpath.clone();
     let (hash, format) = parse_format(&subpath);
     if !is_hash(&hash) {
         return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
     }
-    let verbosity = match format {
-        Format::Json if tx_details => 3,
-        Format::Json => 1,
-        _ => 0,
-    };
-    match call(&source, "getblock", json!([hash, verbosity])).await {
-        Err(r) => r,
-        Ok(Err(_)) => error(HttpStatus::NOT_FOUND, format!("{hash} not found")),
-        Ok(Ok(v)) => match format {
-            Format::Json => reply_json(&v),
-            Format::Undefined => format_missing(false),
-            f => immutable(
-                reply_bytes(f, v.as_str().and_then(from_hex).unwrap_or_default()),
-                &format!("{hash}.{}", if f == Format::Bin { "bin" } else { "hex" }),
-            ),
+    if format == Format::Json {
+        let verbosity = if tx_details { 3 } else { 1 };
+        return match call(&source, "getblock", json!([hash, verbosity])).await {
+            Err(r) => r,
+            Ok(Err(_)) => error(HttpStatus::NOT_FOUND, format!("{hash} not found")),
+            Ok(Ok(v)) => reply_json(&v),
+        };
+    }
+    let tag = format!("{hash}.{}", if format == Format::Hex { "hex" } else { "bin" });
+    if format != Format::Undefined && none_match(&req, &tag) {
+        // the client holds these very bytes: check the block is ours, then
+        // answer without reading it
+        if let Ok(Ok(_)) = call(&source, "getblockheader", json!([hash, false])).await {
+            // the 200's content type, not the server's default
+            let kind = if format == Format::Hex { "text/plain" } else { "application/octet-stream" };
+            let reply = Response::empty(HttpStatus::NOT_MODIFIED).header(CONTENT_TYPE, HeaderValue::from_static(kind));
+            return immutable(reply, &tag);
+        }
+    }
+    match source.raw_block(&hash, None).await {
+        Err((RPC_IN_WARMUP, status)) => {
+            error(HttpStatus::SERVICE_UNAVAILABLE, format!("Service temporarily unavailable: {status}"))
+        }
+        Err(_) | Ok(RawBlock::NotFound | RawBlock::BadPart) => {
+            error(HttpStatus::NOT_FOUND, format!("{hash} not found"))
+        }
+        Ok(RawBlock::Bytes(bytes)) => match format {
+            Format::Undefined | Format::Json => format_missing(false),
+            f => immutable(reply_bytes(f, bytes), &tag),
         },
     }
+}
+
+/// Core's `ToIntegral<size_t>` (`std::from_chars`): decimal digits only,
+/// no sign, no overflow. (Rust's own parse would also take a leading `+`.)
+fn to_integral(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A `offset`/`size` query value, parsed as Core does.
+fn size_param(subpath: &str, name: &str) -> Option<u64> {
+    to_integral(query_param(subpath, name)?)
+}
+
+/// `/rest/blockpart/<hash>.<bin|hex>?offset=<n>&size=<m>` (Core v31): a
+/// byte range of the stored block, read from the block file.
+async fn blockpart(source: Arc<dyn Source>, req: Request) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let subpath = req.head.subpath;
+    let Some(offset) = size_param(&subpath, "offset") else {
+        return error(HttpStatus::BAD_REQUEST, "Block part offset missing or invalid");
+    };
+    let Some(size) = size_param(&subpath, "size") else {
+        return error(HttpStatus::BAD_REQUEST, "Block part size missing or invalid");
+    };
+    let (hash, format) = parse_format(&subpath);
+    if !is_hash(&hash) {
+        return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
+    }
+    match source.raw_block(&hash, Some((offset, size))).await {
+        Err((RPC_IN_WARMUP, status)) => {
+            error(HttpStatus::SERVICE_UNAVAILABLE, format!("Service temporarily unavailable: {status}"))
+        }
+        Err(_) | Ok(RawBlock::NotFound) => error(HttpStatus::NOT_FOUND, format!("{hash} not found")),
+        Ok(RawBlock::BadPart) => {
+            error(HttpStatus::BAD_REQUEST, format!("Bad block part offset/size {offset}/{size} for {hash}"))
+        }
+        Ok(RawBlock::Bytes(bytes)) => match format {
+            Format::Json => error(HttpStatus::BAD_REQUEST, "JSON output is not supported for this request type"),
+            Format::Undefined => format_missing(false),
+            f => reply_bytes(f, bytes),
+        },
+    }
+}
+
+/// Core's only block filter type.
+const BASIC_FILTER: &str = "basic";
+/// `getindexinfo`'s name for the basic filter index.
+const BASIC_FILTER_INDEX: &str = "basic block filter index";
+
+/// The filter type checks both filter endpoints make, in Core's order:
+/// known type, then index enabled.
+async fn check_filter_type(source: &Arc<dyn Source>, kind: &str) -> Result<(), Response> {
+    if kind != BASIC_FILTER {
+        return Err(error(HttpStatus::BAD_REQUEST, format!("Unknown filtertype {kind}")));
+    }
+    match call(source, "getindexinfo", json!([BASIC_FILTER_INDEX])).await? {
+        Ok(v) if v.get(BASIC_FILTER_INDEX).is_some() => Ok(()),
+        _ => Err(error(HttpStatus::BAD_REQUEST, format!("Index is not enabled for filtertype {kind}"))),
+    }
+}
+
+/// `/rest/blockfilter/<type>/<hash>.<ext>`: the block's BIP158 filter;
+/// bin is Core's `BlockFilter` serialization (type byte, block hash,
+/// length-prefixed filter), json `{"filter": "<hex>"}`.
+async fn blockfilter(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    let [kind, hash] = param.split('/').collect::<Vec<_>>()[..] else {
+        return error(
+            HttpStatus::BAD_REQUEST,
+            "Invalid URI format. Expected /rest/blockfilter/<filtertype>/<blockhash>",
+        );
+    };
+    if !is_hash(hash) {
+        return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
+    }
+    if let Err(r) = check_filter_type(&source, kind).await {
+        return r;
+    }
+    match call(&source, "getblockheader", json!([hash, false])).await {
+        Err(r) => return r,
+        Ok(Err(_)) => return error(HttpStatus::NOT_FOUND, format!("{hash} not found")),
+        Ok(Ok(_)) => {}
+    }
+    let filter = match call(&source, "getblockfilter", json!([hash, kind])).await {
+        Err(r) => return r,
+        Ok(Err((_, m))) => return error(HttpStatus::NOT_FOUND, m),
+        Ok(Ok(v)) => v["filter"].as_str().unwrap_or_default().to_owned(),
+    };
+    match format {
+        Format::Json => reply_json(&json!({ "filter": filter })),
+        Format::Undefined => format_missing(false),
+        f => {
+            let filter = from_hex(&filter).unwrap_or_default();
+            let mut out = Vec::with_capacity(filter.len() + 42);
+            out.push(0); // BlockFilterType::BASIC
+            let mut internal = from_hex(hash).unwrap_or_default();
+            internal.reverse();
+            out.extend_from_slice(&internal);
+            write_compact_size(&mut out, filter.len() as u64);
+            out.extend_from_slice(&filter);
+            reply_bytes(f, out)
+        }
+    }
+}
+
+/// `/rest/blockfilterheaders/<type>/<hash>.<ext>?count=<n>` (and the
+/// deprecated `<type>/<count>/<hash>`): filter headers walking up the
+/// active chain from `hash`, as `headers` does for block headers.
+async fn blockfilterheaders(source: Arc<dyn Source>, subpath: String) -> Response {
+    if let Err(r) = check_warmup(&source).await {
+        return r;
+    }
+    let (param, format) = parse_format(&subpath);
+    let parts: Vec<&str> = param.split('/').collect();
+    let (kind, hash, raw_count) =
+        match parts.as_slice() {
+            [kind, count, hash] => (*kind, *hash, (*count).to_owned()),
+            [kind, hash] => (*kind, *hash, query_param(&subpath, "count").unwrap_or("5").to_owned()),
+            _ => return error(
+                HttpStatus::BAD_REQUEST,
+                "Invalid URI format. Expected /rest/blockfilterheaders/<filtertype>/<blockhash>.<ext>?count=<count>",
+            ),
+        };
+    let count = match to_integral(&raw_count) {
+        Some(n) if (1..=MAX_HEADERS).contains(&n) => n,
+        _ => {
+            return error(
+                HttpStatus::BAD_REQUEST,
+                format!("Header count is invalid or out of acceptable range (1-{MAX_HEADERS}): {raw_count}"),
+            )
+        }
+    };
+    if !is_hash(hash) {
+        return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
+    }
+    if let Err(r) = check_filter_type(&source, kind).await {
+        return r;
+    }
+    let mut found = Vec::new();
+    for block in match active_from(&source, hash, count).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    } {
+        match call(&source, "getblockfilter", json!([block, kind])).await {
+            Err(r) => return r,
+            Ok(Err((_, m))) => return error(HttpStatus::NOT_FOUND, m),
+            Ok(Ok(v)) => found.push(v["header"].as_str().unwrap_or_default().to_owned()),
+        }
+    }
+    match format {
+        Format::Json => reply_json(&json!(found)),
+        Format::Undefined => format_missing(false),
+        f => reply_bytes(
+            f,
+            found
+                .iter()
+                .flat_map(|h| {
+                    let mut internal = from_hex(h).unwrap_or_default();
+                    internal.reverse();
+                    internal
+                })
+                .collect::<Vec<u8>>(),
+        ),
+    }
+}
+
+/// Up to `count` block hashes of the active chain from `hash` on; empty
+/// when `hash` is unknown or not on the active chain.
+async fn active_from(source: &Arc<dyn Source>, hash: &str, count: u64) -> Result<Vec<String>, Response> {
+    let mut out = Vec::new();
+    if let Ok(first) = call(source, "getblockheader", json!([hash, true])).await? {
+        if first["confirmations"].as_i64().is_some_and(|c| c > 0) {
+            let start = first["height"].as_u64().unwrap_or(0);
+            for height in start..start + count {
+                match call(source, "getblockhash", json!([height])).await? {
+                    Ok(h) => out.push(h.as_str().unwrap_or_default().to_owned()),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn chaininfo(source: Arc<dyn Source>, subpath: String) -> Response {
@@ -308,8 +570,8 @@ async fn headers(source: Arc<dyn Source>, subpath: String) -> Response {
             )
         }
     };
-    let count = match raw_count.parse::<u64>() {
-        Ok(n) if (1..=MAX_HEADERS).contains(&n) => n,
+    let count = match to_integral(&raw_count) {
+        Some(n) if (1..=MAX_HEADERS).contains(&n) => n,
         _ => {
             return error(
                 HttpStatus::BAD_REQUEST,
@@ -338,7 +600,7 @@ async fn headers(source: Arc<dyn Source>, subpath: String) -> Response {
     match format {
         Format::Json => reply_json(&Value::Array(found)),
         Format::Undefined => format_missing(false),
-        f => reply_bytes(f, found.iter().filter_map(|v| v.as_str().and_then(from_hex)).flatten().collect()),
+        f => reply_bytes(f, found.iter().filter_map(|v| v.as_str().and_then(from_hex)).flatten().collect::<Vec<u8>>()),
     }
 }
 
@@ -644,6 +906,56 @@ mod tests {
         assert_eq!(parse_format("abc.txt"), ("abc.txt".into(), Format::Undefined));
         assert_eq!(parse_format("abc"), ("abc".into(), Format::Undefined));
         assert_eq!(query_param("x.json?verbose=false&mempool_sequence=true", "mempool_sequence"), Some("true"));
+    }
+
+    /// A source that only knows `getblock <hash> 0` of one block.
+    struct OneBlock;
+
+    impl Source for OneBlock {
+        fn call(&self, method: &str, params: Value) -> BoxFuture<Result<Value, RpcFailure>> {
+            let known = method == "getblock" && params[0] == "aa".repeat(32) && params[1] == 0;
+            Box::pin(async move {
+                if known {
+                    Ok(json!("00010203"))
+                } else {
+                    Err((-5, "Block not found".into()))
+                }
+            })
+        }
+    }
+
+    #[test]
+    fn default_raw_block_slices_the_rpc_hex() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let hash = "aa".repeat(32);
+        let bytes = |r: RawBlock| match r {
+            RawBlock::Bytes(b) => Some(b.to_vec()),
+            _ => None,
+        };
+        rt.block_on(async {
+            assert_eq!(bytes(OneBlock.raw_block(&hash, None).await.unwrap()), Some(vec![0, 1, 2, 3]));
+            assert_eq!(bytes(OneBlock.raw_block(&hash, Some((1, 2))).await.unwrap()), Some(vec![1, 2]));
+            assert_eq!(bytes(OneBlock.raw_block(&hash, Some((3, 1))).await.unwrap()), Some(vec![3]));
+            for part in [(3, 2), (4, 1), (0, 0), (u64::MAX, 2)] {
+                assert!(matches!(OneBlock.raw_block(&hash, Some(part)).await.unwrap(), RawBlock::BadPart), "{part:?}");
+            }
+            assert!(matches!(OneBlock.raw_block(&"bb".repeat(32), None).await.unwrap(), RawBlock::NotFound));
+        });
+    }
+
+    #[test]
+    fn size_params_as_core_parses_them() {
+        assert_eq!(size_param("h.bin?offset=12&size=3", "offset"), Some(12));
+        for bad in [
+            "h.bin?offset=+12",
+            "h.bin?offset=-1",
+            "h.bin?offset=",
+            "h.bin?offset=1x",
+            "h.bin?offset=99999999999999999999",
+            "h.bin",
+        ] {
+            assert_eq!(size_param(bad, "offset"), None, "{bad}");
+        }
     }
 
     #[test]

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use bitcoin::blockdata::constants::genesis_block;
 use bitcoin::hashes::Hash;
-use bitcoin::{absolute, transaction, Amount, Block, BlockHash, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{
+    absolute, transaction, Amount, Block, BlockHash, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+    Witness,
+};
 use ferronode_functional_tests::{op_true, TestNode};
 use ferronode_zmq_notify::{Notification, NotifierSpec, Topic, ZmqNotifier, DEFAULT_QUEUE};
 use serde_json::json;
@@ -200,7 +203,11 @@ fn latency(rounds: usize) {
     let base = measure(&|| pubs.send_multipart([&b"hashblock"[..], &body, &[0u8; 4]], 0).unwrap(), &sub);
 
     let a = address();
-    let n = ZmqNotifier::start(vec![NotifierSpec { topic: Topic::HashBlock, address: a.clone(), hwm: 1000 }], DEFAULT_QUEUE).unwrap();
+    let n = ZmqNotifier::start(
+        vec![NotifierSpec { topic: Topic::HashBlock, address: a.clone(), hwm: 1000 }],
+        DEFAULT_QUEUE,
+    )
+    .unwrap();
     let sub = sub_for(&a);
     std::thread::sleep(Duration::from_millis(300));
     let block = Arc::new(genesis_block(Network::Regtest));
@@ -230,14 +237,21 @@ fn slow_subscriber(count: u32) {
             Arc::new(Transaction {
                 version: transaction::Version::TWO,
                 lock_time: absolute::LockTime::ZERO,
-                input: vec![TxIn { previous_output: OutPoint { txid: bitcoin::Txid::all_zeros(), vout: i }, ..TxIn::default() }],
+                input: vec![TxIn {
+                    previous_output: OutPoint { txid: bitcoin::Txid::all_zeros(), vout: i },
+                    ..TxIn::default()
+                }],
                 output: vec![TxOut { value: Amount::from_sat(1), script_pubkey: ScriptBuf::new() }],
             })
         })
         .collect();
     let run = |stalled: bool| {
         let a = address();
-        let n = ZmqNotifier::start(vec![NotifierSpec { topic: Topic::RawTx, address: a.clone(), hwm: 1000 }], DEFAULT_QUEUE).unwrap();
+        let n = ZmqNotifier::start(
+            vec![NotifierSpec { topic: Topic::RawTx, address: a.clone(), hwm: 1000 }],
+            DEFAULT_QUEUE,
+        )
+        .unwrap();
         let ctx = zmq::Context::new();
         let s = ctx.socket(zmq::SUB).unwrap();
         if stalled {
@@ -321,7 +335,8 @@ fn node_end_to_end(rounds: usize) {
 fn stop_with_subscribers(rounds: usize) {
     let one = |zmq: bool| {
         let a = address();
-        let args: Vec<String> = if zmq { vec![format!("-zmqpubhashblock={a}"), format!("-zmqpubrawtx={a}")] } else { vec![] };
+        let args: Vec<String> =
+            if zmq { vec![format!("-zmqpubhashblock={a}"), format!("-zmqpubrawtx={a}")] } else { vec![] };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut node = TestNode::start_new(&args);
         let ctx = zmq::Context::new();

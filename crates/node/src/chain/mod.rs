@@ -33,8 +33,8 @@ use bitcoin::{
 };
 
 pub use rpc::register_chain_commands;
-pub use store::StoreError;
-use store::{IndexRecord, Store, TxIndex, UtxoChange};
+pub use store::{FilterEntry, StoreError};
+use store::{FilterIndex, IndexRecord, Store, TxIndex, UtxoChange};
 
 /// Regtest's fixed difficulty bits.
 pub const REGTEST_BITS: u32 = 0x207f_ffff;
@@ -89,6 +89,17 @@ pub struct BlockInfo {
     store_rec: IndexRecord,
 }
 
+/// What [`Chain::raw_block`] found.
+#[derive(Debug)]
+pub enum RawBlock {
+    /// No block with that hash.
+    Unknown,
+    /// The asked range is empty or runs past the block.
+    BadPart,
+    /// The bytes.
+    Bytes(Vec<u8>),
+}
+
 /// Why a block was refused, in Core's words (`high-hash`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
@@ -120,6 +131,8 @@ struct State {
     active: Vec<BlockHash>,
     /// `-txindex`, when enabled.
     txindex: Option<TxIndex>,
+    /// `-blockfilterindex` (basic filters), when enabled.
+    filters: Option<FilterIndex>,
     /// Blocks found invalid (and their descendants are refused).
     invalid: std::collections::HashSet<BlockHash>,
     /// The tip (hash, height), for long polls.
@@ -312,6 +325,17 @@ impl Chain {
     /// # Errors
     /// A message for an init error when the stored chain is damaged.
     pub fn open(net_dir: &Path, txindex: bool) -> Result<Self, StoreError> {
+        Self::open_with_filters(net_dir, txindex, false)
+    }
+
+    /// [`Chain::open`], with the BIP158 basic block filter index
+    /// (`-blockfilterindex`) when `filters` is set: built for the blocks
+    /// already there before this returns, then kept up to date as blocks
+    /// are connected.
+    ///
+    /// # Errors
+    /// As [`Chain::open`].
+    pub fn open_with_filters(net_dir: &Path, txindex: bool, filters: bool) -> Result<Self, StoreError> {
         let store = Store::open(net_dir)?;
         let mut entries = HashMap::new();
         for (hash, rec) in store.load_index()? {
@@ -323,11 +347,13 @@ impl Chain {
             );
         }
         let txindex = if txindex { Some(TxIndex::open(net_dir)?) } else { None };
+        let filters = if filters { Some(FilterIndex::open(net_dir)?) } else { None };
         let mut state = State {
             store,
             entries,
             active: Vec::new(),
             txindex,
+            filters,
             invalid: std::collections::HashSet::new(),
             tip_tx: tokio::sync::watch::channel((BlockHash::all_zeros(), 0)).0,
             mempool: mempool::Mempool::new(),
@@ -368,6 +394,7 @@ impl Chain {
             }
         }
         sync_txindex(&state)?;
+        sync_filters(&state)?;
         state.publish_tip();
         let mocktime = std::sync::Arc::clone(&state.mocktime);
         let ibd = std::sync::Arc::clone(&state.ibd);
@@ -563,6 +590,39 @@ impl Chain {
             None => Ok(None),
             Some(ix) => Ok(Some(ix.lookup(txid)?)),
         }
+    }
+
+    /// Whether `-blockfilterindex` (basic) is on.
+    #[must_use]
+    pub fn has_filter_index(&self) -> bool {
+        self.lock().filters.is_some()
+    }
+
+    /// The basic filter of `hash` as (filter header, encoded filter), with
+    /// the header in internal byte order; `None` when the block was never
+    /// connected or the index is off.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn block_filter(&self, hash: &BlockHash) -> Result<Option<FilterEntry>, StoreError> {
+        match &self.lock().filters {
+            Some(ix) => ix.get(hash),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored bytes of block `hash` (or `size` bytes from `offset` on),
+    /// read from its block file outside the chain lock, into one buffer.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn raw_block(&self, hash: &BlockHash, part: Option<(u64, u64)>) -> Result<RawBlock, StoreError> {
+        let (dir, loc) = {
+            let st = self.lock();
+            let Some(info) = st.entries.get(hash) else { return Ok(RawBlock::Unknown) };
+            (st.store.blocks_dir().to_path_buf(), info.store_rec.loc)
+        };
+        Ok(store::read_block_part(&dir, &loc, part)?.map_or(RawBlock::BadPart, RawBlock::Bytes))
     }
 
     /// Whether `-txindex` is on.
@@ -1531,6 +1591,68 @@ fn sync_txindex(st: &State) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The BIP158 basic filter of `block` (Core's `BasicFilterElements`: every
+/// output script and every spent script, without empty and `OP_RETURN`
+/// scripts), the spent scripts taken from its undo data.
+fn basic_filter(block: &Block, undo: &[Vec<Coin>]) -> Option<Vec<u8>> {
+    let mut spent = HashMap::new();
+    for (tx, coins) in block.txdata.iter().skip(1).zip(undo) {
+        for (input, coin) in tx.input.iter().zip(coins) {
+            spent.insert(input.previous_output, coin.txout.script_pubkey.clone());
+        }
+    }
+    bitcoin::bip158::BlockFilter::new_script_filter(block, |op| {
+        spent.get(op).cloned().ok_or(bitcoin::bip158::Error::UtxoMissing(*op))
+    })
+    .ok()
+    .map(|f| f.content)
+}
+
+/// Indexes the filter of a block being connected: header =
+/// dSHA256(dSHA256(filter) || previous header), all zeros before genesis.
+fn index_filter(ix: &FilterIndex, block: &Block, height: u32, undo: &[Vec<Coin>]) -> Result<(), StoreError> {
+    let hash = block.block_hash();
+    let filter = basic_filter(block, undo)
+        .ok_or_else(|| StoreError::Corrupt(format!("cannot compute the block filter of {hash}")))?;
+    let prev = if height == 0 {
+        [0u8; 32]
+    } else {
+        ix.get(&block.header.prev_blockhash)?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("the block filter index lacks the parent of {hash}; restart to rebuild it"))
+            })?
+            .0
+    };
+    let header = bitcoin::bip158::FilterHash::hash(&filter)
+        .filter_header(&bitcoin::bip158::FilterHeader::from_byte_array(prev))
+        .to_byte_array();
+    ix.put(&hash, &header, &filter)
+}
+
+/// Builds the filters of active blocks that have none (first start with
+/// `-blockfilterindex`, or after a crash between a connect and its filter).
+fn sync_filters(st: &State) -> Result<(), StoreError> {
+    let Some(ix) = &st.filters else { return Ok(()) };
+    for (height, hash) in st.active.iter().enumerate() {
+        if ix.get(hash)?.is_some() {
+            continue;
+        }
+        let info = &st.entries[hash];
+        let block: Block = deserialize(&st.store.read_block(&info.store_rec.loc)?).map_err(|_| {
+            StoreError::Corrupt(format!("cannot decode block {hash} while building the block filter index"))
+        })?;
+        let undo = if height == 0 {
+            Vec::new()
+        } else {
+            let bytes = st.store.read_undo(&info.store_rec.loc, &info.header.prev_blockhash)?;
+            parse_undo(&bytes)
+                .ok_or_else(|| StoreError::Corrupt(format!("undo data of block {hash} cannot be parsed")))?
+        };
+        index_filter(ix, &block, info.height, &undo)?;
+    }
+    Ok(())
+}
+
 /// Stores a block that does not extend the tip: block bytes and index
 /// record, no undo data (it has not been connected).
 fn store_side_block(st: &mut State, block: &Block, height: u32) -> Result<(), BlockError> {
@@ -1748,6 +1870,12 @@ fn connect(
             let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
             ix.add(&hash, &txids).map_err(|e| BlockError::Store(e.to_string()))?;
         }
+    }
+    if let Some(ix) = &st.filters {
+        // also after the chainstate: a missing filter is rebuilt at start
+        let coins = if height == 0 { Some(Vec::new()) } else { parse_undo(&undo) };
+        let coins = coins.ok_or_else(|| BlockError::Store(format!("undo data of block {hash} cannot be parsed")))?;
+        index_filter(ix, block, height, &coins).map_err(|e| BlockError::Store(e.to_string()))?;
     }
     st.entries
         .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });

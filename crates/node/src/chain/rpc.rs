@@ -592,11 +592,60 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
                     if c.has_txindex() && wanted.as_deref().is_none_or(|w| w == "txindex") {
                         o.insert("txindex".into(), json!({"synced": true, "best_block_height": c.height()}));
                     }
+                    let name = "basic block filter index";
+                    if c.has_filter_index() && wanted.as_deref().is_none_or(|w| w == name) {
+                        o.insert(name.into(), json!({"synced": true, "best_block_height": c.height()}));
+                    }
                     Ok(Value::Object(o))
                 }
             },
         )
         .arg(Arg::optional("index_name", ArgType::Str, "Filter results for an index with a specific name.")),
+    );
+    let s = slot.clone();
+    table.add(
+        Command::new(
+            "blockchain",
+            "getblockfilter",
+            "Retrieve a BIP 157 content filter for a particular block.",
+            move |p, _| {
+                let s = s.clone();
+                async move {
+                    let hash = parse_hash(&p[0], "blockhash")?;
+                    let kind = match p.get(1) {
+                        None | Some(Value::Null) => "basic".to_owned(),
+                        Some(v) => v.as_str().unwrap_or_default().to_owned(),
+                    };
+                    if kind != "basic" {
+                        return Err(RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Unknown filtertype"));
+                    }
+                    blocking(&s, move |c| {
+                        if !c.has_filter_index() {
+                            return Err(RpcError::misc(format!("Index is not enabled for filtertype {kind}")));
+                        }
+                        let info = c.info(&hash).ok_or_else(block_not_found)?;
+                        match c.block_filter(&hash).map_err(|e| RpcError::misc(e.to_string()))? {
+                            Some((mut header, filter)) => {
+                                header.reverse();
+                                Ok(json!({"filter": hex(&filter), "header": hex(&header)}))
+                            }
+                            // the index is built before warmup ends and kept in
+                            // step with the chain, so it is never behind
+                            None if !c.is_active(&info) => {
+                                Err(RpcError::misc("Filter not found. Block was not connected to active chain."))
+                            }
+                            None => Err(RpcError::misc(
+                                "Filter not found. This error is unexpected and indicates index corruption.",
+                            )),
+                        }
+                    })
+                    .await
+                }
+            },
+        )
+        .arg(Arg::required("blockhash", ArgType::Str, "The hash of the block"))
+        .arg(Arg::optional("filtertype", ArgType::Str, "(default=basic) The type name of the filter"))
+        .result_help("Result:\n{                      (json object)\n  \"filter\" : \"hex\",    (string) the hex-encoded filter data\n  \"header\" : \"hex\"     (string) the hex-encoded filter header\n}"),
     );
     let subversion = identity.subversion.clone();
     table.add(Command::new("network", "getnetworkinfo", "Returns an object containing various state info regarding P2P networking.", move |_, _| {

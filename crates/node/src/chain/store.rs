@@ -87,6 +87,62 @@ impl TxIndex {
     }
 }
 
+/// `-blockfilterindex`: the BIP158 basic filter of every block that was
+/// connected, in `indexes/blockfilter/basic/`, keyed by block hash (a
+/// block's filter and filter header depend only on it and its ancestors, so
+/// entries stay right across reorganisations and nothing is ever removed).
+/// Value: filter header (32 bytes, internal order), then the encoded filter.
+pub(crate) struct FilterIndex {
+    db: Database,
+}
+
+impl std::fmt::Debug for FilterIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilterIndex").finish_non_exhaustive()
+    }
+}
+
+/// A block's filter header (internal byte order) and encoded filter.
+pub type FilterEntry = ([u8; 32], Vec<u8>);
+
+const FILTERS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("basic_filters");
+
+impl FilterIndex {
+    pub(crate) fn open(net_dir: &Path) -> Result<Self, StoreError> {
+        let dir = net_dir.join("indexes").join("blockfilter").join("basic");
+        fs::create_dir_all(&dir).map_err(|e| io("Cannot create directory", &dir, &e))?;
+        Ok(Self { db: Database::create(dir.join("index.redb")).map_err(db_err)? })
+    }
+
+    /// The filter header and encoded filter of `block`, if indexed.
+    pub(crate) fn get(&self, block: &BlockHash) -> Result<Option<FilterEntry>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = match txn.open_table(FILTERS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(table.get(block.as_byte_array().as_slice()).map_err(db_err)?.and_then(|v| {
+            let v = v.value();
+            let header: [u8; 32] = v.get(..32)?.try_into().ok()?;
+            Some((header, v[32..].to_vec()))
+        }))
+    }
+
+    /// Records the filter of `block` with its header.
+    pub(crate) fn put(&self, block: &BlockHash, header: &[u8; 32], filter: &[u8]) -> Result<(), StoreError> {
+        let mut value = Vec::with_capacity(32 + filter.len());
+        value.extend_from_slice(header);
+        value.extend_from_slice(filter);
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = txn.open_table(FILTERS).map_err(db_err)?;
+            t.insert(block.as_byte_array().as_slice(), value.as_slice()).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)
+    }
+}
+
 /// Errors of the block store. Messages are what init errors show.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -335,17 +391,13 @@ impl Store {
     }
 
     fn read_at(&self, kind: &str, file: u32, pos: u32, size: u32, extra: usize) -> Result<Vec<u8>, StoreError> {
-        let path = blk_path(&self.blocks_dir, kind, file);
-        let mut f = File::open(&path).map_err(|e| io("Failed to open", &path, &e))?;
-        f.seek(SeekFrom::Start(u64::from(pos) - 8)).map_err(|e| io("Failed to read", &path, &e))?;
-        let mut head = [0u8; 8];
-        f.read_exact(&mut head).map_err(|e| io("Failed to read", &path, &e))?;
-        if head[..4] != MAGIC || head[4..] != size.to_le_bytes() {
-            return Err(StoreError::Corrupt(format!("damaged record in {}", path.display())));
-        }
-        let mut buf = vec![0u8; size as usize + extra];
-        f.read_exact(&mut buf).map_err(|e| io("Failed to read", &path, &e))?;
-        Ok(buf)
+        read_record(&self.blocks_dir, kind, file, pos, size, extra)
+    }
+
+    /// The directory of the block files, for [`read_block_part`] outside
+    /// the chain lock.
+    pub(crate) fn blocks_dir(&self) -> &Path {
+        &self.blocks_dir
     }
 
     /// The serialized block at `loc`.
@@ -485,6 +537,45 @@ pub(crate) fn compress_amount(mut n: u64) -> u64 {
     } else {
         1 + (n - 1) * 10 + 9
     }
+}
+
+/// Reads one record (`magic | size | payload`) of a block or undo file and
+/// returns its payload plus `extra` bytes after it, checking the record head.
+fn read_record(dir: &Path, kind: &str, file: u32, pos: u32, size: u32, extra: usize) -> Result<Vec<u8>, StoreError> {
+    let path = blk_path(dir, kind, file);
+    let mut f = File::open(&path).map_err(|e| io("Failed to open", &path, &e))?;
+    f.seek(SeekFrom::Start(u64::from(pos) - 8)).map_err(|e| io("Failed to read", &path, &e))?;
+    let mut head = [0u8; 8];
+    f.read_exact(&mut head).map_err(|e| io("Failed to read", &path, &e))?;
+    if head[..4] != MAGIC || head[4..] != size.to_le_bytes() {
+        return Err(StoreError::Corrupt(format!("damaged record in {}", path.display())));
+    }
+    let mut buf = vec![0u8; size as usize + extra];
+    f.read_exact(&mut buf).map_err(|e| io("Failed to read", &path, &e))?;
+    Ok(buf)
+}
+
+/// `size` bytes of the block at `loc` from `offset` on, read straight into
+/// the returned buffer (the one copy), without the chain lock. `None` when
+/// the range is empty or runs past the block (Core's `BadPartRange`).
+pub(crate) fn read_block_part(
+    blocks_dir: &Path,
+    loc: &Location,
+    part: Option<(u64, u64)>,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let (offset, size) = part.unwrap_or((0, u64::from(loc.size)));
+    if size == 0 || offset.checked_add(size).is_none_or(|end| end > u64::from(loc.size)) {
+        return Ok(None);
+    }
+    if part.is_none() {
+        return read_record(blocks_dir, "blk", loc.file, loc.data_pos, loc.size, 0).map(Some);
+    }
+    let path = blk_path(blocks_dir, "blk", loc.file);
+    let mut f = File::open(&path).map_err(|e| io("Failed to open", &path, &e))?;
+    f.seek(SeekFrom::Start(u64::from(loc.data_pos) + offset)).map_err(|e| io("Failed to read", &path, &e))?;
+    let mut buf = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    f.read_exact(&mut buf).map_err(|e| io("Failed to read", &path, &e))?;
+    Ok(Some(buf))
 }
 
 #[cfg(test)]
