@@ -384,6 +384,8 @@ pub const PARAMS: &[Param] = &[
     t("signmessagewithprivkey", 1, "message"),
     t("walletpassphrasechange", 0, "oldpassphrase"),
     t("walletpassphrasechange", 1, "newpassphrase"),
+    // ferronode's own hidden test command (not in Core)
+    j("sleep", 0, "milliseconds"),
 ];
 
 /// A conversion error, printed as `error: <message>`.
