@@ -514,7 +514,9 @@ mod tests {
         let m = named("getblock", &w(&["blockhash=00", "verbosity=0", "verbosity=1"])).unwrap();
         assert_eq!(object_text(&m), r#"{"blockhash":"00","verbosity":1}"#);
         let m = named("generatetoaddress", &w(&["1", "address=bcrt1x", "2"])).unwrap();
-        assert_eq!(object_text(&m), r#"{"address":"bcrt1x","args":[1,2]}"#);
+        // positions count the unnamed words only, as in Core: the second is
+        // position 1 (`address`, a string)
+        assert_eq!(object_text(&m), r#"{"address":"bcrt1x","args":[1,"2"]}"#);
         let m = named("echo", &w(&["args=[1]", "x"])).unwrap();
         assert_eq!(object_text(&m), r#"{"args":"[1]","args":["x"]}"#);
         // an unknown name before a text parameter is a positional word
