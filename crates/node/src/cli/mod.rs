@@ -155,19 +155,21 @@ fn stdin_line(stdin: &mut impl BufRead) -> Option<String> {
     }
 }
 
-/// Reads one secret line, with a prompt when standard input is a terminal.
+/// Reads one secret line; on a terminal, with a prompt and echo off.
 fn read_secret(stdin: &mut impl BufRead, prompt: &str, option: &str) -> Result<String, Failure> {
     let terminal = std::io::stdin().is_terminal();
     if terminal {
+        // `stty` works on the terminal it inherits as standard input.
+        let _ = std::process::Command::new("stty").arg("-echo").status();
         eprint!("{prompt}");
         let _ = std::io::stderr().flush();
     }
-    let line = stdin_line(stdin)
-        .ok_or_else(|| Failure::Fatal(format!("-{option} specified but failed to read from standard input")))?;
+    let line = stdin_line(stdin);
     if terminal {
+        let _ = std::process::Command::new("stty").arg("echo").status();
         println!();
     }
-    Ok(line)
+    line.ok_or_else(|| Failure::Fatal(format!("-{option} specified but failed to read from standard input")))
 }
 
 /// `%XX` for every byte but the URI-unreserved ones (libevent's
