@@ -363,43 +363,58 @@ fn connection_options_and_config() {
     assert_eq!(node.cli().run(&["echo", "-rpcport=1"]).stdout, "[\n  \"-rpcport=1\"\n]\n");
 }
 
-/// A one-shot HTTP server: returns the port and a handle that yields the
-/// request it received. `reply` is written back unless empty; then the
-/// connection is held open for `hold`.
+/// A client for a fake server on 127.0.0.2.
 fn fake_cli(dir: &TempDir, port: u16) -> TestNodeCli {
     TestNodeCli::new(dir.path(), port).option("-rpcconnect=127.0.0.2")
 }
 
+/// A one-shot HTTP server: returns the port and a handle that yields the
+/// request it received. `reply` is written back unless empty; then the
+/// connection is held open for `hold`.
 fn fake_server(reply: &'static str, hold: Duration) -> (u16, thread::JoinHandle<String>) {
+    let (port, handle) = fake_server_seq(vec![reply], hold);
+    (port, thread::spawn(move || handle.join().unwrap().remove(0)))
+}
+
+/// Like [`fake_server`] for consecutive connections, one reply each.
+fn fake_server_seq(replies: Vec<&'static str>, hold: Duration) -> (u16, thread::JoinHandle<Vec<String>>) {
     // 127.0.0.2, so that no other test's client can reach it by chance
     let listener = TcpListener::bind("127.0.0.2:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut head = String::new();
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
+        let mut requests = Vec::new();
+        for reply in replies {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
             }
-            head.push_str(&line);
-            if line == "\r\n" {
-                break;
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            head.push_str(&String::from_utf8(body).unwrap());
+            if !reply.is_empty() {
+                reader.get_mut().write_all(reply.as_bytes()).unwrap();
             }
+            thread::sleep(hold);
+            requests.push(head);
         }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        head.push_str(&String::from_utf8(body).unwrap());
-        if !reply.is_empty() {
-            reader.get_mut().write_all(reply.as_bytes()).unwrap();
-        }
-        thread::sleep(hold);
-        head
+        requests
     });
     (port, handle)
+}
+
+fn body_of(request: &str) -> Value {
+    serde_json::from_str(request.split("\r\n\r\n").nth(1).unwrap()).unwrap()
 }
 
 #[test]
@@ -415,8 +430,7 @@ fn request_shape_wallet_path_and_odd_replies() {
     assert!(request.contains("Authorization: Basic dTpw\r\n"), "{request}");
     assert!(request.contains("Content-Type: application/json\r\n"), "{request}");
     assert!(request.contains("Connection: close\r\n"), "{request}");
-    let body: Value = serde_json::from_str(request.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    assert_eq!(body, json!({"method": "getblockhash", "params": [3, "x"], "id": 1, "jsonrpc": "2.0"}));
+    assert_eq!(body_of(&request), json!({"method": "getblockhash", "params": [3, "x"], "id": 1, "jsonrpc": "2.0"}));
 
     // -named with positional words and an explicit args=
     let (port, server) = fake_server(ok, Duration::ZERO);
@@ -449,6 +463,31 @@ fn request_shape_wallet_path_and_odd_replies() {
         assert_eq!((out.code, out.stderr.as_str()), (Some(1), expected));
         server.join().unwrap();
     }
+
+    // -stdinwalletpassphrase: the line goes in as the first parameter
+    let (port, server) = fake_server(ok, Duration::ZERO);
+    let out = fake_cli(&dir, port)
+        .option("-rpcpassword=p")
+        .option("-stdinwalletpassphrase")
+        .input("secret words\n")
+        .run(&["walletpassphrase", "60"]);
+    assert_eq!(out.stdout, "7\n");
+    assert_eq!(body_of(&server.join().unwrap())["params"], json!(["secret words", 60]));
+    let out = fake_cli(&dir, port).option("-stdinwalletpassphrase").input("x\n").run(&["getblockcount"]);
+    assert_eq!(out.stderr, "error: -stdinwalletpassphrase is only applicable for walletpassphrase(change)\n");
+
+    // warmup: an error for the caller without -rpcwait, retried with it
+    const WARMUP: &str = "HTTP/1.1 200 OK\r\nContent-Length: 73\r\n\r\n{\"result\":null,\"error\":{\"code\":-28,\"message\":\"Loading blocks...\"},\"id\":1}";
+    let (port, server) = fake_server(WARMUP, Duration::ZERO);
+    let out = fake_cli(&dir, port).option("-rpcpassword=p").run(&["getblockcount"]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(28), "error code: -28\nerror message:\nLoading blocks...\n"));
+    server.join().unwrap();
+    let (port, server) = fake_server_seq(vec![WARMUP, ok], Duration::ZERO);
+    let started = Instant::now();
+    let out = fake_cli(&dir, port).option("-rpcpassword=p").option("-rpcwait").run(&["getblockcount"]);
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "7\n"));
+    assert!(started.elapsed() >= Duration::from_secs(1), "retried after a second");
+    assert_eq!(server.join().unwrap().len(), 2);
 
     // a server that accepts but never answers: -rpcclienttimeout
     let (port, server) = fake_server("", Duration::from_secs(4));
