@@ -363,6 +363,14 @@ fn connection_options_and_config() {
     assert_eq!(node.cli().run(&["echo", "-rpcport=1"]).stdout, "[\n  \"-rpcport=1\"\n]\n");
 }
 
+/// A 200 reply carrying `body` (leaked: fake servers take static replies).
+fn reply_200(body: &str) -> &'static str {
+    Box::leak(
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            .into_boxed_str(),
+    )
+}
+
 /// A client for a fake server on 127.0.0.2.
 fn fake_cli(dir: &TempDir, port: u16) -> TestNodeCli {
     TestNodeCli::new(dir.path(), port).option("-rpcconnect=127.0.0.2")
@@ -420,7 +428,7 @@ fn body_of(request: &str) -> Value {
 #[test]
 fn request_shape_wallet_path_and_odd_replies() {
     let dir = TempDir::new("clifake");
-    let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 36\r\n\r\n{\"result\":7,\"error\":null,\"id\":1}    ";
+    let ok = reply_200(r#"{"result":7,"error":null,"id":1}"#);
     let (port, server) = fake_server(ok, Duration::ZERO);
     let cli = fake_cli(&dir, port).option("-rpcuser=u").option("-rpcpassword=p");
     let out = cli.clone().option("-rpcwallet=my wallet/é").run(&["getblockhash", "3", "x"]);
@@ -477,17 +485,31 @@ fn request_shape_wallet_path_and_odd_replies() {
     assert_eq!(out.stderr, "error: -stdinwalletpassphrase is only applicable for walletpassphrase(change)\n");
 
     // warmup: an error for the caller without -rpcwait, retried with it
-    const WARMUP: &str = "HTTP/1.1 200 OK\r\nContent-Length: 73\r\n\r\n{\"result\":null,\"error\":{\"code\":-28,\"message\":\"Loading blocks...\"},\"id\":1}";
-    let (port, server) = fake_server(WARMUP, Duration::ZERO);
+    let warmup = reply_200(r#"{"result":null,"error":{"code":-28,"message":"Loading blocks..."},"id":1}"#);
+    let (port, server) = fake_server(warmup, Duration::ZERO);
     let out = fake_cli(&dir, port).option("-rpcpassword=p").run(&["getblockcount"]);
     assert_eq!((out.code, out.stderr.as_str()), (Some(28), "error code: -28\nerror message:\nLoading blocks...\n"));
     server.join().unwrap();
-    let (port, server) = fake_server_seq(vec![WARMUP, ok], Duration::ZERO);
+    let (port, server) = fake_server_seq(vec![warmup, ok], Duration::ZERO);
     let started = Instant::now();
     let out = fake_cli(&dir, port).option("-rpcpassword=p").option("-rpcwait").run(&["getblockcount"]);
     assert_eq!((out.code, out.stdout.as_str()), (Some(0), "7\n"));
     assert!(started.elapsed() >= Duration::from_secs(1), "retried after a second");
     assert_eq!(server.join().unwrap().len(), 2);
+
+    // -generate: getnewaddress, then generatetoaddress to it
+    let address = reply_200(r#"{"result":"bcrt1qxyz","error":null,"id":1}"#);
+    let blocks = reply_200(r#"{"result":["h1","h2"],"error":null,"id":1}"#);
+    let (port, server) = fake_server_seq(vec![address, blocks], Duration::ZERO);
+    let out = fake_cli(&dir, port).option("-rpcpassword=p").option("-rpcwallet=w").run(&["-generate", "2", "50"]);
+    assert_eq!(
+        out.stdout, "{\n  \"address\": \"bcrt1qxyz\",\n  \"blocks\": [\n    \"h1\",\n    \"h2\"\n  ]\n}\n",
+        "{out:?}"
+    );
+    let requests = server.join().unwrap();
+    assert!(requests[1].starts_with("POST /wallet/w "));
+    assert_eq!(body_of(&requests[0])["method"], json!("getnewaddress"));
+    assert_eq!(body_of(&requests[1])["params"], json!([2, "bcrt1qxyz", 50]));
 
     // a server that accepts but never answers: -rpcclienttimeout
     let (port, server) = fake_server("", Duration::from_secs(4));
@@ -573,6 +595,17 @@ fn getinfo_help_and_version() {
     assert_eq!(out.stderr, "error: Invalid value for -color option. Valid values: always, auto, never.\n");
     let out = node.cli().option("-getinfo").run(&["extra"]);
     assert_eq!((out.code, out.stderr.as_str()), (Some(1), "error: -getinfo takes no arguments\n"));
+
+    // -generate and -addrinfo need a wallet and getnodeaddresses, which
+    // ferronoded does not have: the node's error is shown as bitcoin-cli would
+    for command in ["-generate", "-addrinfo"] {
+        let out = node.cli().run(&[command]);
+        assert_eq!(out.stderr, "error code: -32601\nerror message:\nMethod not found\n", "{command}");
+    }
+    let out = node.cli().option("-addrinfo").run(&["x"]);
+    assert_eq!(out.stderr, "error: -addrinfo takes no arguments\n");
+    let out = node.cli().option("-getinfo").run(&["-generate"]);
+    assert_eq!(out.stderr, "error: Only one of -generate, -getinfo may be specified.\n");
 
     let out = node.cli().run(&["-version"]);
     assert_eq!((out.code, out.stdout.as_str()), (Some(0), "ferronode RPC client version v0.1.0\n"));

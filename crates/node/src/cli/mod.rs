@@ -275,6 +275,28 @@ impl Client {
         let wallet = (self.args.is_set("rpcwallet") && !self.args.is_negated("rpcwallet"))
             .then(|| self.args.get_or("rpcwallet", ""));
 
+        let commands: Vec<String> = ["addrinfo", "generate", "getinfo"]
+            .iter()
+            .filter(|c| self.args.is_set(c))
+            .map(|c| format!("-{c}"))
+            .collect();
+        if commands.len() > 1 {
+            return Err(Failure::Fatal(format!("Only one of {} may be specified.", commands.join(", "))));
+        }
+        if self.args.get_bool("generate", false) {
+            return self.generate(words, wallet.as_deref());
+        }
+        if self.args.get_bool("addrinfo", false) {
+            if !words.is_empty() {
+                return Err(Failure::Fatal("-addrinfo takes no arguments".to_owned()));
+            }
+            let reply =
+                self.connect_and_call(&request_text("getnodeaddresses", "[0]", 1), wallet.as_deref(), &addrinfo)?;
+            return match reply.get("error").filter(|e| !e.is_null()) {
+                Some(error) => error_text(error),
+                None => Ok((result_text(reply.get("result").unwrap_or(&Value::Null)), 0)),
+            };
+        }
         if self.args.get_bool("getinfo", false) {
             if !words.is_empty() {
                 return Err(Failure::Fatal("-getinfo takes no arguments".to_owned()));
@@ -314,6 +336,28 @@ impl Client {
             Some(error) => error_text(error),
             None => Ok((result_text(reply.get("result").unwrap_or(&Value::Null)), 0)),
         }
+    }
+
+    /// `-generate [nblocks [maxtries]]`: `getnewaddress`, then
+    /// `generatetoaddress` to it; prints the address and the block hashes.
+    fn generate(&self, words: Vec<String>, wallet: Option<&str>) -> Result<(String, u8), Failure> {
+        let reply = self.connect_and_call(&request_text("getnewaddress", "[]", 1), wallet, &single_reply)?;
+        if let Some(error) = reply.get("error").filter(|e| !e.is_null()) {
+            return error_text(error);
+        }
+        let address = reply.get("result").unwrap_or(&Value::Null);
+        let Value::String(address) = address else { return Err(expected(address, "string")) };
+        let words = generate_args(address, words)?;
+        let params = convert::positional("generatetoaddress", &words).map_err(|e| Failure::Fatal(e.to_string()))?;
+        let summary = |reply: Value| -> Result<Value, Failure> {
+            let reply = single_reply(reply)?;
+            // As bitcoin-cli: an error from generatetoaddress shows as null blocks.
+            let blocks = reply.get("result").cloned().unwrap_or(Value::Null);
+            Ok(ok_reply(json!({ "address": address, "blocks": blocks })))
+        };
+        let reply =
+            self.connect_and_call(&request_text("generatetoaddress", &params.to_string(), 1), wallet, &summary)?;
+        Ok((result_text(reply.get("result").unwrap_or(&Value::Null)), 0))
     }
 
     /// `-getinfo` without `-rpcwallet`: with more than one wallet loaded,
@@ -464,6 +508,53 @@ impl Client {
     }
 }
 
+/// `generatetoaddress`'s words for `-generate`: nblocks (default 1, not 0),
+/// the address, then maxtries if given.
+fn generate_args(address: &str, mut words: Vec<String>) -> Result<Vec<String>, Failure> {
+    if words.len() > 2 {
+        return Err(Failure::Fatal("too many arguments (maximum 2 for nblocks and maxtries)".to_owned()));
+    }
+    match words.first().map(String::as_str) {
+        None => words.push("1".to_owned()),
+        Some("0") => return Err(Failure::Fatal(
+            "the first argument (number of blocks to generate, default: 1) must be an integer value greater than zero"
+                .to_owned(),
+        )),
+        Some(_) => {}
+    }
+    words.insert(1, address.to_owned());
+    Ok(words)
+}
+
+/// The networks `getnodeaddresses` reports, in Core's order; `-addrinfo`
+/// counts all but the first and the last.
+const NETWORKS: [&str; 7] = ["not_publicly_routable", "ipv4", "ipv6", "onion", "i2p", "cjdns", "internal"];
+
+/// `-addrinfo`: the addresses the node knows, counted per network.
+fn addrinfo(reply: Value) -> Result<Value, Failure> {
+    let reply = single_reply(reply)?;
+    if reply.get("error").is_some_and(|e| !e.is_null()) {
+        return Ok(reply);
+    }
+    let nodes = reply.get("result").and_then(Value::as_array).cloned().unwrap_or_default();
+    if nodes.first().is_some_and(|n| n.get("network").is_none_or(Value::is_null)) {
+        return Err(Failure::Fatal("-addrinfo requires the server to be running Bitcoin Core v21.0 and up".to_owned()));
+    }
+    let mut counts = [0u64; NETWORKS.len()];
+    for node in &nodes {
+        let network = node.get("network").and_then(Value::as_str).unwrap_or("");
+        if let Some(i) = NETWORKS.iter().position(|n| *n == network) {
+            counts[i] += 1;
+        }
+    }
+    let mut known = serde_json::Map::new();
+    for i in 1..NETWORKS.len() - 1 {
+        known.insert(NETWORKS[i].to_owned(), json!(counts[i]));
+    }
+    known.insert("total".to_owned(), json!(counts[1..NETWORKS.len() - 1].iter().sum::<u64>()));
+    Ok(ok_reply(json!({ "addresses_known": known })))
+}
+
 /// A single call's reply must be a non-empty object.
 fn single_reply(reply: Value) -> Result<Value, Failure> {
     match &reply {
@@ -503,6 +594,21 @@ mod tests {
         assert_eq!(result_text(&json!("abc")), "abc");
         assert_eq!(result_text(&json!(5)), "5");
         assert_eq!(result_text(&json!({"a": []})), "{\n  \"a\": [\n  ]\n}");
+    }
+
+    #[test]
+    fn generate_and_addrinfo_like_bitcoin_cli() {
+        let w = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(generate_args("a", w(&[])).unwrap(), w(&["1", "a"]));
+        assert_eq!(generate_args("a", w(&["4", "1000"])).unwrap(), w(&["4", "a", "1000"]));
+        assert!(matches!(generate_args("a", w(&["0"])), Err(Failure::Fatal(m)) if m.contains("greater than zero")));
+        assert!(matches!(generate_args("a", w(&["1", "2", "3"])), Err(Failure::Fatal(m)) if m.starts_with("too many")));
+        let reply = json!({"result": [{"network": "ipv4"}, {"network": "ipv4"}, {"network": "onion"},
+                                      {"network": "internal"}], "error": null, "id": 1});
+        assert_eq!(
+            addrinfo(reply).unwrap()["result"],
+            json!({"addresses_known": {"ipv4": 2, "ipv6": 0, "onion": 1, "i2p": 0, "cjdns": 0, "total": 3}})
+        );
     }
 
     #[test]

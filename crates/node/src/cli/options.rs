@@ -19,6 +19,8 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("conf", "-conf=<file>  Specify configuration file. Relative paths will be prefixed by datadir location. (default: bitcoin.conf)"),
     opt("datadir", "-datadir=<dir>  Specify data directory (default: ~/.ferronode)"),
     opt("includeconf", ""),
+    opt("addrinfo", "Get the number of addresses known to the node, per network and total, after filtering for quality and recency. The total number of addresses known to the node may be higher."),
+    opt("generate", "Generate blocks, equivalent to RPC getnewaddress followed by RPC generatetoaddress. Optional positional integer arguments are number of blocks to generate (default: 1) and maximum iterations to try (default: 1000000), equivalent to RPC generatetoaddress nblocks and maxtries arguments. Example: ferronode-cli -generate 4 1000"),
     opt("getinfo", "Get general information from the remote server. Note that unlike server-side RPC calls, the output of -getinfo is the result of multiple non-atomic requests. Some entries in the output may represent results from different states (e.g. wallet balance may be as of a different block from the chain state reported)"),
     opt("named", "Pass named instead of positional arguments (default: false)"),
     opt("rpcclienttimeout", "-rpcclienttimeout=<n>  Timeout in seconds during HTTP requests, or 0 for no timeout. (default: 900)"),
