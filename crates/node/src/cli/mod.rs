@@ -86,9 +86,9 @@ pub fn run(argv: &[String]) -> u8 {
     };
     if argv.is_empty() || ["?", "h", "help", "version"].iter().any(|o| args.is_set(o)) {
         if args.is_set("version") {
-            print!("{}", options::version_line());
+            out(&options::version_line());
         } else {
-            print!("{}", options::help_text());
+            out(&options::help_text());
         }
         if argv.is_empty() {
             eprintln!("Error: too few parameters");
@@ -133,12 +133,19 @@ pub fn run(argv: &[String]) -> u8 {
     };
     if !text.is_empty() {
         if code == 0 {
-            println!("{text}");
+            out(&format!("{text}\n"));
         } else {
             eprintln!("{text}");
         }
     }
     code
+}
+
+/// Writes to standard output; a closed pipe (`ferronode-cli help | head`)
+/// is not an error worth a panic.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
 /// One line from standard input without its `\n`, `None` at EOF.
