@@ -250,8 +250,8 @@ fn error_text(error: &Value) -> Result<(String, u8), Failure> {
     if !error.is_object() {
         text = format!("error: {error}");
     }
-    // The shell sees the low eight bits, as of bitcoin-cli's return value.
-    Ok((text, (n.unsigned_abs() & 0xff) as u8))
+    // bitcoin-cli returns abs(code) from main; the shell sees its low byte.
+    Ok((text, n.unsigned_abs().to_le_bytes()[0]))
 }
 
 impl Client {
