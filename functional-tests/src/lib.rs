@@ -3,8 +3,10 @@
 //! (`TestNode`, `wait_until_stopped`, `assert_debug_log`,
 //! `assert_start_raises_init_error`).
 //!
-//! The binary is taken from `$FERRONODED` when set; otherwise it is built
-//! (once per test process) with the same cargo profile as the tests.
+//! The binaries are taken from `$FERRONODED` and `$FERRONODE_CLI` when set;
+//! otherwise they are built (once per test process) with the same cargo
+//! profile as the tests. [`TestNodeCli`] runs `ferronode-cli` against a node
+//! as Core's `TestNodeCLI` runs bitcoin-cli.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // a test harness panics on failure by design
 
@@ -27,29 +29,40 @@ pub use http::{HttpConn, HttpResponse};
 /// Path of the `ferronoded` binary under test.
 pub fn ferronoded() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("FERRONODED") {
-            return PathBuf::from(p);
-        }
-        // tests run from <target>/<profile>/deps/<name>-<hash>, binaries
-        // (the benchmarks) from <target>/<profile>/<name>
-        let exe = std::env::current_exe().unwrap();
-        let mut profile_dir = exe.parent().unwrap().to_path_buf();
-        if profile_dir.file_name().is_some_and(|n| n == "deps") {
-            profile_dir.pop();
-        }
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "ferronode-node", "--bin", "ferronoded", "--manifest-path"]).arg(&manifest);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo runs");
-        assert!(status.success(), "building ferronoded failed");
-        profile_dir.join("ferronoded")
-    })
+    BIN.get_or_init(|| built_binary("ferronoded", "FERRONODED"))
+}
+
+/// Path of the `ferronode-cli` binary under test: `$FERRONODE_CLI` when
+/// set, else built like [`ferronoded`].
+pub fn ferronode_cli() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| built_binary("ferronode-cli", "FERRONODE_CLI"))
+}
+
+/// `$<env>` if set, else `name` from the node crate, built with the same
+/// cargo profile as the running test.
+fn built_binary(name: &str, env: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    // tests run from <target>/<profile>/deps/<name>-<hash>, binaries
+    // (the benchmarks) from <target>/<profile>/<name>
+    let exe = std::env::current_exe().unwrap();
+    let mut profile_dir = exe.parent().unwrap().to_path_buf();
+    if profile_dir.file_name().is_some_and(|n| n == "deps") {
+        profile_dir.pop();
+    }
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "ferronode-node", "--bin", name, "--manifest-path"]).arg(&manifest);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "building {name} failed");
+    profile_dir.join(name)
 }
 
 /// A port that was free a moment ago.
@@ -367,6 +380,125 @@ impl TestNode {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// What one `ferronode-cli` run printed, and its exit code.
+#[derive(Debug, Clone)]
+pub struct CliOutput {
+    /// The exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `ferronode-cli` against one node, like Core's `TestNodeCLI`: every
+/// run gets the node's `-datadir` and `-rpcport`, then the options given
+/// with [`option`](Self::option), then the words of the call.
+#[derive(Debug, Clone)]
+pub struct TestNodeCli {
+    options: Vec<String>,
+    stdin: Option<String>,
+}
+
+impl TestNodeCli {
+    /// A runner for a node with this datadir and RPC port.
+    pub fn new(datadir: &Path, rpc_port: u16) -> Self {
+        Self { options: vec![format!("-datadir={}", datadir.display()), format!("-rpcport={rpc_port}")], stdin: None }
+    }
+
+    /// A runner that passes no options of its own (for tests of `-datadir`,
+    /// `-conf` and the defaults).
+    pub fn bare() -> Self {
+        Self { options: Vec::new(), stdin: None }
+    }
+
+    /// Adds an option (`-rpcwait`, `-rpcuser=x`, ...).
+    #[must_use]
+    pub fn option(mut self, option: &str) -> Self {
+        self.options.push(option.to_owned());
+        self
+    }
+
+    /// Feeds `text` to standard input (otherwise it is empty).
+    #[must_use]
+    pub fn input(mut self, text: &str) -> Self {
+        self.stdin = Some(text.to_owned());
+        self
+    }
+
+    /// Runs the client with the options and then `words`.
+    pub fn run(&self, words: &[&str]) -> CliOutput {
+        use std::io::Write as _;
+        let mut child = Command::new(ferronode_cli())
+            .args(&self.options)
+            .args(words)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ferronode-cli starts");
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(text) = &self.stdin {
+            // The client may exit without reading (an early error): ignore EPIPE.
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        CliOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Core's `TestNodeCLI.send_cli`: an array of params is passed by
+    /// position, an object with `-named`; each value as its JSON text,
+    /// strings bare. A failure printed as `error code:`/`error message:` is
+    /// an [`RpcError`]; the output is parsed as JSON when it is JSON, else
+    /// returned as a string (empty output is null).
+    pub fn call(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+        fn word(v: &Value) -> String {
+            match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }
+        }
+        let mut words: Vec<String> = Vec::new();
+        match params {
+            Value::Object(m) => {
+                words.push("-named".into());
+                words.push(method.into());
+                words.extend(m.iter().map(|(k, v)| format!("{k}={}", word(v))));
+            }
+            Value::Array(a) => {
+                words.push(method.into());
+                words.extend(a.iter().map(word));
+            }
+            other => panic!("params must be an array or an object, not {other}"),
+        }
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let out = self.run(&words);
+        if out.code != Some(0) {
+            let rest =
+                out.stderr.strip_prefix("error code: ").unwrap_or_else(|| panic!("ferronode-cli failed: {out:?}"));
+            let (code, message) = rest.split_once("\nerror message:\n").unwrap();
+            return Err(RpcError { code: code.parse().unwrap(), message: message.trim_end_matches('\n').to_owned() });
+        }
+        let text = out.stdout.strip_suffix('\n').unwrap_or(&out.stdout);
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        Ok(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
+    }
+}
+
+impl TestNode {
+    /// A `ferronode-cli` runner for this node (`-datadir`, `-rpcport`).
+    pub fn cli(&self) -> TestNodeCli {
+        TestNodeCli::new(self.datadir.path(), self.rpc_port)
     }
 }
 

@@ -114,12 +114,15 @@ impl NodeConfig {
     }
 }
 
-fn default_datadir() -> PathBuf {
+/// `~/.ferronode` (bitcoind: `~/.bitcoin`).
+#[must_use]
+pub fn default_datadir() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from(".ferronode"), |h| PathBuf::from(h).join(".ferronode"))
 }
 
 /// Resolves `value` against `base` unless it is absolute.
-fn abs(base: &Path, value: &str) -> PathBuf {
+#[must_use]
+pub fn abs(base: &Path, value: &str) -> PathBuf {
     let p = PathBuf::from(value);
     if p.is_absolute() {
         p
@@ -394,7 +397,12 @@ fn parse_btc(text: &str) -> Option<u64> {
     whole.checked_mul(100_000_000)?.checked_add(frac)
 }
 
-fn select_chain(args: &Args) -> Result<String, ConfigError> {
+/// The chain picked by `-regtest`, `-testnet`, `-testnet4`, `-signet` and
+/// `-chain` (regtest when none is given).
+///
+/// # Errors
+/// Core's message when more than one is given.
+pub fn select_chain(args: &Args) -> Result<String, ConfigError> {
     let mut picked: Vec<String> = ["regtest", "testnet", "testnet4", "signet"]
         .iter()
         .filter(|n| args.get_bool(n, false))

@@ -21,9 +21,11 @@
 //!   options; [`config`]: the typed [`config::NodeConfig`] built from them.
 //! - [`logging`]: `debug.log` in Core's format.
 //! - [`shutdown`]: the owned shutdown trigger.
+//! - [`cli`]: `ferronode-cli`, the bitcoin-cli compatible client.
 
 pub mod args;
 pub mod chain;
+pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod options;
