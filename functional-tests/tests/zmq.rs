@@ -173,6 +173,14 @@ fn block_topics_in_cores_order_with_consecutive_sequences() {
     assert_eq!(stats[4]["next_sequence"], json!(sq));
     assert_eq!(stats[4]["dropped_hwm"], json!(0));
 
+    // syncwithvalidationinterfacequeue returns once ZMQ has sent everything
+    // that happened before it: the counters have moved by then, no waiting
+    generate(&node, 1);
+    node.rpc("syncwithvalidationinterfacequeue", json!([]));
+    let stats = zmq_stats(&node);
+    assert_eq!(stats[4]["next_sequence"], json!(sq + 1));
+    assert_eq!(stats[0]["next_sequence"], json!(hb + 1));
+
     // shutdown with a subscriber still connected is prompt
     let started = Instant::now();
     node.stop_node();
