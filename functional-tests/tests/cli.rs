@@ -87,7 +87,8 @@ fn op_true_out(sats: u64) -> TxOut {
 
 #[test]
 fn every_rpc_through_the_cli_matches_the_direct_call() {
-    let mut node = TestNode::start_new(&[]);
+    let zmq = format!("-zmqpubhashblock=tcp://127.0.0.1:{}", ferronode_functional_tests::free_port());
+    let mut node = TestNode::start_new(&["-blockfilterindex", &zmq]);
     let cli = node.cli();
     let addr = op_true::address().to_string();
 
@@ -168,6 +169,10 @@ fn every_rpc_through_the_cli_matches_the_direct_call() {
         ("setmocktime", json!([0])),
         ("sleep", json!([1])),
         ("savemempool", json!([])),
+        ("getblockfilter", json!([h5])),
+        ("getblockfilter", json!([h5, "basic"])),
+        ("getzmqnotifications", json!([])),
+        ("getzmqstats", json!([])),
     ];
     for (method, params) in table {
         same(&node, method, params);
