@@ -129,7 +129,9 @@ pub fn specs_from_options(
     let mut out = Vec::new();
     for topic in Topic::ALL {
         let option = topic.option();
-        let hwm = hwm(&format!("{option}hwm")).map_or(DEFAULT_HWM, |v| i32::try_from(v).unwrap_or(DEFAULT_HWM));
+        // as Core's SetOutboundMessageHighWaterMark: a negative value keeps the default
+        let hwm =
+            hwm(&format!("{option}hwm")).and_then(|v| i32::try_from(v).ok()).filter(|v| *v >= 0).unwrap_or(DEFAULT_HWM);
         for address in addresses(&option) {
             out.push(NotifierSpec { topic, address: ipc_address(&address), hwm });
         }
@@ -420,7 +422,11 @@ mod tests {
             "zmqpubhashblock" => vec!["tcp://127.0.0.1:2".to_owned()],
             _ => vec![],
         };
-        let hwm = |opt: &str| (opt == "zmqpubrawtxhwm").then_some(5);
+        let hwm = |opt: &str| match opt {
+            "zmqpubrawtxhwm" => Some(5),
+            "zmqpubhashblockhwm" => Some(-3),
+            _ => None,
+        };
         let specs = specs_from_options(addresses, hwm);
         let got: Vec<(&str, &str, i32)> = specs.iter().map(|s| (s.topic.name(), s.address.as_str(), s.hwm)).collect();
         assert_eq!(
