@@ -8,7 +8,6 @@ use ferronode_httpserver::header::{self, HeaderValue};
 use ferronode_httpserver::{
     Admission, BoxFuture, Handler, HttpMethod, HttpStatus, Request, RequestHead, Response, Routes,
 };
-use serde_json::Value;
 
 use crate::auth::{AuthConfig, AuthError, Credentials, Forbidden, Whitelist};
 use crate::request::{batch_method, parse_body, parse_request, Body, ReplyShape, Version};
@@ -38,8 +37,7 @@ fn unauthorized() -> Response {
         .header(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE))
 }
 
-fn json_reply(status: HttpStatus, body: &Value) -> Response {
-    let mut text = body.to_string();
+fn json_reply(status: HttpStatus, mut text: String) -> Response {
     text.push('\n');
     Response::with_body(status, text).header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
 }
@@ -120,7 +118,7 @@ async fn execute_http(rpc: &RpcServer, whitelist: &Whitelist, body: &[u8], calle
             }
             match outcome {
                 Err(e) if shape.version == Version::Legacy => legacy_error(&shape, e),
-                outcome => json_reply(HttpStatus::OK, &shape.reply(outcome)),
+                outcome => json_reply(HttpStatus::OK, shape.reply_text(&outcome)),
             }
         }
         Body::Batch(items) => {
@@ -145,13 +143,13 @@ async fn execute_http(rpc: &RpcServer, whitelist: &Whitelist, body: &[u8], calle
                     Err(e) => Err(e),
                 };
                 if !shape.is_notification() {
-                    replies.push(shape.reply(outcome));
+                    replies.push(shape.reply_text(&outcome));
                 }
             }
             if replies.is_empty() && count > 0 {
                 return Response::empty(HttpStatus::NO_CONTENT);
             }
-            json_reply(HttpStatus::OK, &Value::Array(replies))
+            json_reply(HttpStatus::OK, format!("[{}]", replies.join(",")))
         }
     }
 }
@@ -167,7 +165,7 @@ fn forbidden(user: &str, f: &Forbidden) -> Response {
 
 /// An error sent with the legacy HTTP status mapping.
 fn legacy_error(shape: &ReplyShape, e: RpcError) -> Response {
-    json_reply(e.legacy_http_status(), &shape.reply(Err(e)))
+    json_reply(e.legacy_http_status(), shape.reply_text(&Err(e)))
 }
 
 /// The JSON-RPC handlers registered on an HTTP server (Core's StartHTTPRPC /

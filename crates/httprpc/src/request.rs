@@ -64,6 +64,42 @@ impl ReplyShape {
         self.id.is_none() && self.version == Version::V2
     }
 
+    /// The reply object as JSON text, written directly (the same bytes as
+    /// serialising [`Self::reply`], without building the object first).
+    #[must_use]
+    pub fn reply_text(&self, outcome: &Result<Value, RpcError>) -> String {
+        fn push(out: &mut String, v: &Value) {
+            out.push_str(&v.to_string());
+        }
+        let mut out = String::with_capacity(64);
+        out.push('{');
+        if self.version == Version::V2 {
+            out.push_str("\"jsonrpc\":\"2.0\",");
+        }
+        match outcome {
+            Ok(result) => {
+                out.push_str("\"result\":");
+                push(&mut out, result);
+                if self.version == Version::Legacy {
+                    out.push_str(",\"error\":null");
+                }
+            }
+            Err(e) => {
+                if self.version == Version::Legacy {
+                    out.push_str("\"result\":null,");
+                }
+                out.push_str("\"error\":");
+                push(&mut out, &e.to_json());
+            }
+        }
+        if let Some(id) = &self.id {
+            out.push_str(",\"id\":");
+            push(&mut out, id);
+        }
+        out.push('}');
+        out
+    }
+
     /// The reply object for a result or an error.
     #[must_use]
     pub fn reply(&self, outcome: Result<Value, RpcError>) -> Value {
@@ -320,6 +356,34 @@ mod tests {
             serde_json::to_string(&none.reply(Err(RpcError::parse("Parse error")))).unwrap(),
             r#"{"result":null,"error":{"code":-32700,"message":"Parse error"}}"#
         );
+    }
+
+    #[test]
+    fn reply_text_is_the_reply_object_serialised() {
+        let ids = [
+            None,
+            Some(json!(null)),
+            Some(json!(1)),
+            Some(json!("x\"y")),
+            Some(json!([1, {"a": 2}])),
+            Some(json!(1.50)),
+        ];
+        let outcomes = [
+            Ok(json!(0)),
+            Ok(json!(null)),
+            Ok(json!({"b": 1, "a": [true, "\u{e9}"]})),
+            Err(RpcError::method_not_found()),
+            Err(RpcError::parse("Parse \"error\"")),
+        ];
+        for version in [Version::Legacy, Version::V2] {
+            for id in &ids {
+                for outcome in &outcomes {
+                    let shape = ReplyShape { id: id.clone(), version };
+                    let want = serde_json::to_string(&shape.reply(outcome.clone())).unwrap();
+                    assert_eq!(shape.reply_text(outcome), want);
+                }
+            }
+        }
     }
 
     #[test]

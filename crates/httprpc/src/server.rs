@@ -24,7 +24,7 @@ pub const WARMUP_STARTED: &str = "RPC server started";
 
 struct Active {
     id: u64,
-    method: String,
+    method: &'static str,
     started: Instant,
 }
 
@@ -165,7 +165,7 @@ impl RpcServer {
         let Some(cmd) = self.state.table.get(&req.method).cloned() else {
             return Err(RpcError::method_not_found());
         };
-        let _active = ActiveGuard::new(&self.state, &req.method);
+        let _active = ActiveGuard::new(&self.state, cmd.name);
         let params = match req.params {
             Params::Positional(p) => p,
             Params::Named(n) => named_to_positional(&cmd.args, n)?,
@@ -187,11 +187,11 @@ struct ActiveGuard<'a> {
 }
 
 impl<'a> ActiveGuard<'a> {
-    fn new(state: &'a State, method: &str) -> Self {
+    fn new(state: &'a State, method: &'static str) -> Self {
         let id = state.next_id.fetch_add(1, Ordering::Relaxed);
         state.active[shard(id)].lock().unwrap_or_else(PoisonError::into_inner).push(Active {
             id,
-            method: method.to_owned(),
+            method,
             started: Instant::now(),
         });
         Self { state, id }
@@ -284,7 +284,7 @@ impl CallContext {
         let mut all: Vec<(u64, String, Duration)> = Vec::new();
         for shard in &self.server.state.active {
             let active = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            all.extend(active.iter().map(|a| (a.id, a.method.clone(), a.started.elapsed())));
+            all.extend(active.iter().map(|a| (a.id, a.method.to_owned(), a.started.elapsed())));
         }
         // in the order the commands started, as Core lists them
         all.sort_by_key(|(id, _, _)| *id);

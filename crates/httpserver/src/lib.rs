@@ -479,7 +479,11 @@ pub(crate) async fn dispatch(
     done: mpsc::Sender<()>,
 ) -> hyper::Response<TrackedBody> {
     let (parts, body) = req.into_parts();
-    let target = parts.uri.to_string();
+    // origin-form (`/path?query`), the usual case, without formatting
+    let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
+        (None, Some(pq)) => pq.as_str().to_owned(),
+        _ => parts.uri.to_string(),
+    };
     let span = tracing::debug_span!(target: "http", "request", method = %parts.method, %target, %peer);
     let _entered = span.enter();
     tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
