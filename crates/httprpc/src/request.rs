@@ -128,9 +128,42 @@ impl ReplyShape {
     }
 }
 
-/// A JSON object as a list of members, duplicates kept.
+/// A JSON object as a list of members, duplicates kept. Keys borrow from
+/// the request body unless they contain escapes.
 #[derive(Debug)]
-pub(crate) struct Members<'a>(pub(crate) Vec<(String, &'a RawValue)>);
+pub(crate) struct Members<'a>(pub(crate) Vec<(Key<'a>, &'a RawValue)>);
+
+/// An object key: borrowed from the body, or unescaped into a new string.
+#[derive(Debug)]
+pub(crate) struct Key<'a>(pub(crate) std::borrow::Cow<'a, str>);
+
+impl PartialEq<str> for Key<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
 
 impl<'a> Members<'a> {
     fn first(&self, key: &str) -> Option<&'a RawValue> {
@@ -148,7 +181,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut members = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     members.push((k, v));
                 }
                 Ok(Members(members))
@@ -264,13 +297,18 @@ pub fn parse_request(raw: &RawValue, shape: &mut ReplyShape) -> Result<JsonRpcRe
         serde_json::from_str(raw.get()).map_err(|_| RpcError::invalid_request("Invalid Request object"))?;
     shape.id = members.first("id").map(value);
     shape.version = Version::Legacy;
-    if let Some(v) = members.first("jsonrpc").map(value) {
-        match v {
-            Value::Null => {}
-            Value::String(s) if s == "1.0" => {}
-            Value::String(s) if s == "2.0" => shape.version = Version::V2,
-            Value::String(_) => return Err(RpcError::invalid_request("JSON-RPC version not supported")),
-            _ => return Err(RpcError::invalid_request("jsonrpc field must be a string")),
+    if let Some(raw) = members.first("jsonrpc") {
+        match raw.get() {
+            // the usual spellings, without building a value
+            "\"2.0\"" => shape.version = Version::V2,
+            "\"1.0\"" | "null" => {}
+            _ => match value(raw) {
+                Value::Null => {}
+                Value::String(s) if s == "1.0" => {}
+                Value::String(s) if s == "2.0" => shape.version = Version::V2,
+                Value::String(_) => return Err(RpcError::invalid_request("JSON-RPC version not supported")),
+                _ => return Err(RpcError::invalid_request("jsonrpc field must be a string")),
+            },
         }
     }
     let method = match members.first("method").map(value) {
@@ -288,7 +326,7 @@ pub fn parse_request(raw: &RawValue, shape: &mut ReplyShape) -> Result<JsonRpcRe
             Some(b'{') => {
                 let members: Members<'_> = serde_json::from_str(raw.get())
                     .map_err(|_| RpcError::invalid_request("Params must be an array or object"))?;
-                Params::Named(members.0.into_iter().map(|(k, v)| (k, value(v))).collect())
+                Params::Named(members.0.into_iter().map(|(k, v)| (k.0.into_owned(), value(v))).collect())
             }
             Some(b'n') => Params::Positional(Vec::new()),
             _ => return Err(RpcError::invalid_request("Params must be an array or object")),
