@@ -79,13 +79,14 @@ impl Handler for JsonRpcHandler {
     fn handle(&self, req: Request) -> BoxFuture<Response> {
         let rpc = self.rpc.clone();
         let whitelist = Arc::clone(&self.whitelist);
+        let Request { mut head, body } = req;
         Box::pin(async move {
             let caller = Caller {
-                user: req.head.extensions.get::<AuthUser>().map(|u| u.0.clone()).unwrap_or_default(),
-                uri: req.head.target.clone(),
-                peer: Some(req.head.peer),
+                user: head.extensions.remove::<AuthUser>().map(|u| u.0).unwrap_or_default(),
+                uri: head.target,
+                peer: Some(head.peer),
             };
-            execute_http(&rpc, &whitelist, &req.body, caller).await
+            execute_http(&rpc, &whitelist, &body, caller).await
         })
     }
 }
