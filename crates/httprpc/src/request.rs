@@ -69,7 +69,9 @@ impl ReplyShape {
     #[must_use]
     pub fn reply_text(&self, outcome: &Result<Value, RpcError>) -> String {
         fn push(out: &mut String, v: &Value) {
-            out.push_str(&v.to_string());
+            use std::fmt::Write as _;
+            // Value's Display is its compact JSON, written in place
+            let _ = write!(out, "{v}");
         }
         let mut out = String::with_capacity(64);
         out.push('{');
