@@ -566,8 +566,10 @@ fn node_down_rpcwait_and_full_work_queue() {
     let busy: Vec<_> = (0..2)
         .map(|_| {
             let cli = node.cli();
-            let h = thread::spawn(move || cli.run(&["waitfornewblock", "4000"]));
-            thread::sleep(Duration::from_millis(500));
+            // generous gaps and long polls, so that a loaded machine still
+            // has both in place before the third request
+            let h = thread::spawn(move || cli.run(&["waitfornewblock", "10000"]));
+            thread::sleep(Duration::from_millis(1500));
             h
         })
         .collect();
