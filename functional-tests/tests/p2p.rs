@@ -235,3 +235,35 @@ fn abortnode_over_p2p() {
     assert_ne!(status.code(), Some(0));
     node1.stop_node();
 }
+
+/// `-connect` makes the only outbound connections (and, without `-bind`,
+/// turns listening off); `-listen=0` refuses every inbound connection;
+/// bad values and a taken `-bind` address are init errors with Core's
+/// texts.
+#[test]
+fn connect_listen_and_bind_options() {
+    let n0 = TestNode::start_new(&[]);
+    n0.rpc("generatetoaddress", json!([7, ADDR_A]));
+    let n1 = TestNode::start_new(&[&format!("-connect=127.0.0.1:{}", n0.p2p_port)]);
+    sync_blocks(&[&n0, &n1], SYNC);
+    assert_eq!(peers(&n1)[0]["connection_type"], json!("manual"));
+    // a restart of the peer: -connect reconnects
+    n0.rpc("disconnectnode", json!(["", peers(&n0)[0]["id"]]));
+    wait_until(SYNC, "reconnected", || peers(&n0).iter().any(|p| p["bytesrecv_per_msg"]["verack"] == json!(24)));
+
+    let n2 = TestNode::start_new(&["-listen=0"]);
+    assert!(TcpStream::connect(("127.0.0.1", n2.p2p_port)).is_err(), "-listen=0 does not listen");
+    assert_eq!(n2.rpc("getnetworkinfo", json!([]))["connections"], json!(0));
+
+    let mut bad = TestNode::new(&[]);
+    bad.assert_start_raises_init_error(&["-port=abc"], "Error: Invalid port specified in -port: 'abc'");
+    bad.assert_start_raises_init_error(&["-peertimeout=0"], "Error: peertimeout must be a positive integer.");
+    let taken = format!("-bind=127.0.0.1:{}", n0.p2p_port);
+    bad.assert_start_raises_init_error(
+        &[&taken],
+        &format!(
+            "Error: Unable to bind to 127.0.0.1:{} on this computer. ferronode is probably already running.",
+            n0.p2p_port
+        ),
+    );
+}

@@ -32,6 +32,9 @@ use crate::{
 const MIN_PEER_PROTO_VERSION: u32 = 31800;
 /// Core's `WTXID_RELAY_VERSION`.
 const WTXID_RELAY_VERSION: u32 = 70016;
+/// Blocks asked from one peer at most (a peer that announces more, faster
+/// than it delivers them, is dropped).
+const MAX_REQUESTED: usize = 16 * MAX_HEADERS;
 /// Transactions remembered as known to the peer (not announced back).
 const KNOWN_TXS: usize = 50_000;
 
@@ -487,6 +490,9 @@ impl Conn {
         .await?;
         if full {
             self.continue_from = Some(last);
+        }
+        if self.requested.len() + wanted.len() > MAX_REQUESTED {
+            return Err(format!("too many blocks asked for ({})", self.requested.len() + wanted.len()));
         }
         if !wanted.is_empty() {
             let inv = wanted.iter().map(|(h, _)| Inventory::WitnessBlock(*h)).collect();
