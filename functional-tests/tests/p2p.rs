@@ -106,7 +106,11 @@ fn addnode_disconnectnode_and_networkactive() {
     let err = n0.try_rpc("disconnectnode", json!(["", id])).unwrap().unwrap_err();
     assert_eq!((err.code, err.message.as_str()), (-29, "Node not found in connected nodes"));
     let err = n0.try_rpc("disconnectnode", json!([target, 3])).unwrap().unwrap_err();
-    assert_eq!((err.code, err.message.as_str()), (-8, "Only one of address and nodeid should be provided."));
+    assert_eq!((err.code, err.message.as_str()), (-32602, "Only one of address and nodeid should be provided."));
+    let err = n0.try_rpc("disconnectnode", json!([])).unwrap().unwrap_err();
+    assert_eq!(err.code, -32602);
+    let err = n0.try_rpc("addnode", json!([target, "notacommand"])).unwrap().unwrap_err();
+    assert!(err.code == -1 && err.message.starts_with("addnode \"node\" \"command\""), "{err:?}");
 
     // no networking: nothing gets in
     assert_eq!(n0.rpc("setnetworkactive", json!([false])), json!(false));

@@ -337,7 +337,8 @@ pub fn register(table: &mut RpcTable, slot: &NetSlot, subversion: &str) {
                             n.disconnect(None, Some(id))
                         }
                         _ => {
-                            return Err(RpcError::invalid_parameter(
+                            return Err(RpcError::new(
+                                ferronode_httprpc::codes::RPC_INVALID_PARAMS,
                                 "Only one of address and nodeid should be provided.",
                             ))
                         }
