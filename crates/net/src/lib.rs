@@ -701,13 +701,19 @@ impl Net {
     }
 }
 
-/// Binds a listener with `SO_REUSEADDR` (as Core) and, for IPv6, only IPv6
-/// is not settable through tokio; the v4 wildcard is bound first.
+/// Binds a listener as Core does: `SO_REUSEADDR`, and `IPV6_V6ONLY` on
+/// IPv6 sockets so that `[::]` and `0.0.0.0` can share a port.
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(128)
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
 }
 
 async fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
