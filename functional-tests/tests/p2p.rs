@@ -43,6 +43,7 @@ fn handshake_peerinfo_and_block_sync() {
     assert!(p1["bytessent_per_msg"]["getdata"].as_u64().unwrap() > 0);
     assert_eq!(p1["bytesrecv_per_msg"]["verack"], json!(24));
     wait_until(SYNC, "synced counters", || peers(&n1)[0]["synced_blocks"] == json!(120));
+    assert!(peers(&n1)[0]["last_block"].as_u64().unwrap() > 0);
     assert_eq!(peers(&n1)[0]["synced_headers"], json!(120));
     let p0 = &peers(&n0)[0];
     assert_eq!(p0["inbound"], json!(true));

@@ -541,7 +541,10 @@ fn block_filters() {
     // a reorg: the new branch's blocks get filters chained on the fork point
     let fork_header = node.rpc("getblockfilter", json!([hashes[100]]))["header"].clone();
     node.rpc("invalidateblock", json!([spent_in]));
-    let other = node.rpc("generatetoaddress", json!([2, ADDRESS]));
+    // the spend is back in the mempool: mined to the same address in the
+    // same second, the first block would be the invalidated one again (and
+    // to `addr`, the second one would be the `side` block made below)
+    let other = node.rpc("generatetoaddress", json!([2, "bcrt1qjqmxmkpmxt80xz4y3746zgt0q3u3ferr34acd5"]));
     let mut prev = hex_decode(fork_header.as_str().unwrap());
     prev.reverse();
     let mut prev: [u8; 32] = prev.try_into().unwrap();

@@ -166,6 +166,10 @@ pub struct PeerInfo {
     pub lastsend: u64,
     /// Unix seconds of the last receive.
     pub lastrecv: u64,
+    /// Unix seconds of the last new block from it (0 if none).
+    pub last_block: u64,
+    /// Unix seconds of the last transaction from it that we accepted.
+    pub last_transaction: u64,
     /// Bytes sent.
     pub bytessent: u64,
     /// Bytes received.
@@ -259,6 +263,8 @@ struct PeerStats {
     synced_blocks: i64,
     lastsend: u64,
     lastrecv: u64,
+    last_block: u64,
+    last_transaction: u64,
     bytessent: u64,
     bytesrecv: u64,
     sent_per_msg: BTreeMap<String, u64>,
@@ -303,6 +309,8 @@ impl PeerShared {
             conntime: self.conntime,
             lastsend: s.lastsend,
             lastrecv: s.lastrecv,
+            last_block: s.last_block,
+            last_transaction: s.last_transaction,
             bytessent: s.bytessent,
             bytesrecv: s.bytesrecv,
             bytessent_per_msg: s.sent_per_msg,

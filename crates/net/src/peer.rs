@@ -224,6 +224,7 @@ impl Conn {
                 self.peer.killed.store(true, Ordering::SeqCst);
                 Err("disconnect requested".into())
             }
+            () = tokio::time::sleep(TIMEOUT_INTERVAL) => Err("send timeout: the peer reads nothing".into()),
         }
     }
 
@@ -526,6 +527,9 @@ impl Conn {
         .await?;
         match result {
             Submitted::Accepted | Submitted::Known => {
+                if result == Submitted::Accepted {
+                    self.peer.stats().last_block = unix_now();
+                }
                 if let Some(h) = height {
                     let mut s = self.peer.stats();
                     s.synced_blocks = s.synced_blocks.max(i64::from(h));

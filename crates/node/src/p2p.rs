@@ -163,8 +163,8 @@ fn peer_json(p: &ferronode_net::PeerInfo) -> Value {
     o.insert("relaytxes".into(), json!(p.relaytxes));
     o.insert("lastsend".into(), json!(p.lastsend));
     o.insert("lastrecv".into(), json!(p.lastrecv));
-    o.insert("last_transaction".into(), json!(0));
-    o.insert("last_block".into(), json!(0));
+    o.insert("last_transaction".into(), json!(p.last_transaction));
+    o.insert("last_block".into(), json!(p.last_block));
     o.insert("bytessent".into(), json!(p.bytessent));
     o.insert("bytesrecv".into(), json!(p.bytesrecv));
     o.insert("conntime".into(), json!(p.conntime));
