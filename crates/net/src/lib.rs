@@ -18,7 +18,8 @@
 //!
 //! # Memory
 //! A peer holds at most one message being read (at most
-//! [`wire::MAX_PAYLOAD`] bytes plus the header), one decoded message
+//! [`wire::MAX_PAYLOAD`] bytes plus the header; the buffer grows as the
+//! bytes arrive, not when a header announces them), one decoded message
 //! waiting for the logic, and [`SEND_QUEUE`] encoded messages waiting for
 //! the socket. A full send queue makes the connection's logic wait (it
 //! stops reading from that peer); announcements are kept in small bounded

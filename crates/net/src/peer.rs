@@ -35,6 +35,8 @@ const WTXID_RELAY_VERSION: u32 = 70016;
 /// Blocks asked from one peer at most (a peer that announces more, faster
 /// than it delivers them, is dropped).
 const MAX_REQUESTED: usize = 16 * MAX_HEADERS;
+/// What a message buffer starts with before the payload arrives.
+const READ_CHUNK: usize = 64 * 1024;
 /// Transactions remembered as known to the peer (not announced back).
 const KNOWN_TXS: usize = 50_000;
 
@@ -89,10 +91,17 @@ async fn read_loop(
                 return;
             }
         };
-        let mut buf = vec![0u8; HEADER_LEN + len];
-        buf[..HEADER_LEN].copy_from_slice(&header);
-        if let Err(e) = rd.read_exact(&mut buf[HEADER_LEN..]).await {
+        // grown as the bytes arrive: a header announcing 4 MB costs
+        // nothing until the peer sends them
+        let mut buf = Vec::with_capacity(HEADER_LEN + len.min(READ_CHUNK));
+        buf.extend_from_slice(&header);
+        let read = (&mut rd).take(len as u64).read_to_end(&mut buf).await;
+        if let Err(e) = read {
             let _ = tx.send(Err(format!("connection closed ({e})"))).await;
+            return;
+        }
+        if buf.len() != HEADER_LEN + len {
+            let _ = tx.send(Err("connection closed in the middle of a message".into())).await;
             return;
         }
         let decoded = wire::decode_message(&buf);
