@@ -272,3 +272,25 @@ fn connect_listen_and_bind_options() {
         ),
     );
 }
+
+/// Connections beyond `-maxconnections` are closed at once; a connection
+/// that does not finish the handshake within `-peertimeout` is dropped.
+#[test]
+fn maxconnections_and_peertimeout() {
+    let n0 = TestNode::start_new(&["-maxconnections=2", "-peertimeout=1"]);
+    let closed = |s: &mut TcpStream, within: Duration| {
+        s.set_read_timeout(Some(within)).unwrap();
+        let mut buf = [0u8; 8];
+        matches!(s.read(&mut buf), Ok(0))
+    };
+    let mut a = TcpStream::connect(("127.0.0.1", n0.p2p_port)).unwrap();
+    let _b = TcpStream::connect(("127.0.0.1", n0.p2p_port)).unwrap();
+    wait_until(SYNC, "two peers", || n0.rpc("getconnectioncount", json!([])) == json!(2));
+    let mut c = TcpStream::connect(("127.0.0.1", n0.p2p_port)).unwrap();
+    assert!(closed(&mut c, Duration::from_secs(5)), "the third connection is closed at once");
+    // silent peers: gone after the 1 s handshake timeout
+    let started = Instant::now();
+    assert!(closed(&mut a, Duration::from_secs(10)), "a silent peer is dropped");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    wait_until(SYNC, "no peers", || n0.rpc("getconnectioncount", json!([])) == json!(0));
+}
