@@ -110,6 +110,11 @@ fn addnode_disconnectnode_and_networkactive() {
     assert_eq!((err.code, err.message.as_str()), (-32602, "Only one of address and nodeid should be provided."));
     let err = n0.try_rpc("disconnectnode", json!([])).unwrap().unwrap_err();
     assert_eq!(err.code, -32602);
+    let err = n0.try_rpc("addnode", json!([target, "onetry", true])).unwrap().unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (-8, "Error: v2transport requested but not enabled (see -v2transport)")
+    );
     let err = n0.try_rpc("addnode", json!([target, "notacommand"])).unwrap().unwrap_err();
     assert!(err.code == -1 && err.message.starts_with("addnode \"node\" \"command\""), "{err:?}");
 

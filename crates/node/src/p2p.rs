@@ -298,6 +298,12 @@ pub fn register(table: &mut RpcTable, slot: &NetSlot, subversion: &str) {
                         return Err(RpcError::misc("addnode \"node\" \"command\" ( v2transport )\n\nArguments:\n1. node           (string, required) The address of the peer to connect to\n2. command        (string, required) 'add' to add a node to the list, 'remove' to remove a node from the list, 'onetry' to try a connection to the node once\n3. v2transport    (boolean, optional, default=set by -v2transport) Attempt to connect using BIP324 v2 transport protocol (ignored for 'remove' command)"));
                     }
                     let n = net(&s)?;
+                    // no BIP324 here: NODE_P2P_V2 is never offered
+                    if p.get(2).and_then(Value::as_bool) == Some(true) {
+                        return Err(RpcError::invalid_parameter(
+                            "Error: v2transport requested but not enabled (see -v2transport)",
+                        ));
+                    }
                     match command.as_str() {
                         "onetry" => n.try_node(&node).await,
                         "add" => n.add_node(&node).map_err(|_| {
