@@ -240,6 +240,8 @@ struct PeerShared {
     killed: AtomicBool,
     /// Tells the task that something was queued in `announce`.
     wake: Notify,
+    /// Tells the task that the writer sent a message (room in the queue).
+    drained: Notify,
     announce: Mutex<Announcements>,
     stats: Mutex<PeerStats>,
 }
@@ -394,6 +396,7 @@ impl Shared {
             kill: Notify::new(),
             killed: AtomicBool::new(false),
             wake: Notify::new(),
+            drained: Notify::new(),
             announce: Mutex::default(),
             stats: Mutex::new(PeerStats { synced_headers: -1, synced_blocks: -1, ..PeerStats::default() }),
         });

@@ -2,7 +2,7 @@
 //! writer task that drains the bounded send queue, and the connection's
 //! logic between them (handshake, pings, sync, relay).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -35,6 +35,10 @@ const WTXID_RELAY_VERSION: u32 = 70016;
 /// Blocks asked from one peer at most (a peer that announces more, faster
 /// than it delivers them, is dropped).
 const MAX_REQUESTED: usize = 16 * MAX_HEADERS;
+/// Send-queue slots that block and transaction replies leave free.
+const CONTROL_RESERVE: usize = SEND_QUEUE / 4;
+/// `getdata` items waiting to be served, at most.
+const MAX_GETDATA_QUEUE: usize = MAX_INV;
 /// What a message buffer starts with before the payload arrives.
 const READ_CHUNK: usize = 64 * 1024;
 /// Transactions remembered as known to the peer (not announced back).
@@ -61,6 +65,8 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: Arc<PeerSh
         requested: HashMap::new(),
         continue_from: None,
         known_txs: HashSet::new(),
+        getdata_queue: VecDeque::new(),
+        notfound: Vec::new(),
     };
     let reason = conn.drive(in_rx).await;
     tracing::debug!(target: "net", "peer={} ({}): {reason}", peer.id, peer.addr);
@@ -132,6 +138,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Frame>, share
             peer.disconnect();
             return;
         }
+        peer.drained.notify_one();
         let n = frame.bytes.len() as u64;
         shared.total_sent.fetch_add(n, Ordering::Relaxed);
         let mut s = peer.stats();
@@ -188,6 +195,10 @@ struct Conn {
     continue_from: Option<BlockHash>,
     /// Transactions the peer has (not announced back).
     known_txs: HashSet<bitcoin::Wtxid>,
+    /// `getdata` items not served yet, in order.
+    getdata_queue: VecDeque<Inventory>,
+    /// Items asked for that we do not have, for the next `notfound`.
+    notfound: Vec<Inventory>,
 }
 
 impl Conn {
@@ -216,6 +227,7 @@ impl Conn {
                     None => Err("connection closed".into()),
                 },
                 () = self.peer.wake.notified() => self.flush_announcements().await,
+                () = self.peer.drained.notified(), if !self.getdata_queue.is_empty() => self.serve_getdata().await,
                 _ = tick.tick() => self.housekeeping().await,
             };
             if let Err(e) = step {
@@ -608,15 +620,23 @@ impl Conn {
         Ok(())
     }
 
+    /// Queues the items asked for; they are served by [`Self::serve_getdata`]
+    /// while the send queue has room, so that a peer asking for many blocks
+    /// never makes this connection stop reading (two nodes asking each
+    /// other for blocks at once cannot block each other).
     async fn on_getdata(&mut self, inv: Vec<Inventory>) -> Result<(), Disconnect> {
-        if inv.len() > MAX_INV {
+        if inv.len() > MAX_INV || self.getdata_queue.len() + inv.len() > MAX_GETDATA_QUEUE {
             return Err(format!("getdata message size = {}", inv.len()));
         }
-        let mut notfound = Vec::new();
-        for item in inv {
-            if self.peer.killed.load(Ordering::SeqCst) {
-                return Err("disconnect requested".into());
-            }
+        self.getdata_queue.extend(inv);
+        self.serve_getdata().await
+    }
+
+    /// Serves queued `getdata` items while the send queue keeps
+    /// [`CONTROL_RESERVE`] slots free for everything else.
+    async fn serve_getdata(&mut self) -> Result<(), Disconnect> {
+        while self.out.capacity() > CONTROL_RESERVE {
+            let Some(item) = self.getdata_queue.pop_front() else { break };
             let frame = match item {
                 Inventory::WitnessBlock(h) | Inventory::Block(h) => {
                     let witness = matches!(item, Inventory::WitnessBlock(_));
@@ -652,10 +672,11 @@ impl Conn {
             };
             match frame {
                 Some(f) => self.send_frame(f).await?,
-                None => notfound.push(item),
+                None => self.notfound.push(item),
             }
         }
-        if !notfound.is_empty() {
+        if self.getdata_queue.is_empty() && !self.notfound.is_empty() {
+            let notfound = std::mem::take(&mut self.notfound);
             self.send(NetworkMessage::NotFound(notfound)).await?;
         }
         Ok(())
@@ -671,7 +692,8 @@ impl Conn {
         let txid = tx.compute_txid();
         match blocking(self.chain(), move |c| c.accept_tx(&tx)).await? {
             Ok(()) => {
-                tracing::debug!(target: "mempool", "AcceptToMemoryPool: peer={id}: accepted {txid} (wtxid={wtxid})")
+                self.peer.stats().last_transaction = unix_now();
+                tracing::debug!(target: "mempool", "AcceptToMemoryPool: peer={id}: accepted {txid} (wtxid={wtxid})");
             }
             Err(reason) => {
                 tracing::debug!(target: "mempoolrej", "{txid} (wtxid={wtxid}) from peer={id} was not accepted: {reason}");

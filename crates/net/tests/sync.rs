@@ -20,13 +20,13 @@ use ferronode_net::{ChainAccess, Net, NetConfig, Submitted};
 
 /// An active chain only, in memory; no validation beyond linking.
 #[derive(Debug)]
-struct Toy(Mutex<Vec<Block>>, Mutex<HashMap<BlockHash, usize>>);
+struct Toy(Mutex<Vec<Block>>, Mutex<HashMap<BlockHash, usize>>, Mutex<HashMap<BlockHash, (Header, u32)>>);
 
 impl Toy {
     fn new() -> Arc<Self> {
         let genesis = genesis_block(Network::Regtest);
         let index = HashMap::from([(genesis.block_hash(), 0)]);
-        Arc::new(Self(Mutex::new(vec![genesis]), Mutex::new(index)))
+        Arc::new(Self(Mutex::new(vec![genesis]), Mutex::new(index), Mutex::default()))
     }
 
     fn blocks(&self) -> std::sync::MutexGuard<'_, Vec<Block>> {
@@ -44,6 +44,12 @@ impl Toy {
 
     /// Mines `n` blocks on the tip (regtest difficulty: a few nonces).
     fn mine(&self, n: u32) -> Vec<Header> {
+        self.mine_sized(n, 0, 0)
+    }
+
+    /// Blocks whose coinbase carries `padding` bytes and `tag` (to tell
+    /// two chains apart).
+    fn mine_sized(&self, n: u32, padding: usize, tag: u8) -> Vec<Header> {
         let mut out = Vec::new();
         for _ in 0..n {
             let mut blocks = self.blocks();
@@ -58,14 +64,17 @@ impl Toy {
                     sequence: Sequence::MAX,
                     witness: Witness::new(),
                 }],
-                output: vec![TxOut { value: Amount::from_sat(50), script_pubkey: ScriptBuf::new() }],
+                output: vec![TxOut {
+                    value: Amount::from_sat(50),
+                    script_pubkey: ScriptBuf::from_bytes(vec![tag; padding]),
+                }],
             };
             let mut block = Block {
                 header: Header {
                     version: Version::from_consensus(4),
                     prev_blockhash: prev.block_hash(),
                     merkle_root: TxMerkleNode::all_zeros(),
-                    time: prev.time + 1,
+                    time: prev.time + 1 + u32::from(tag),
                     bits: CompactTarget::from_consensus(0x207f_ffff),
                     nonce: 0,
                 },
@@ -98,9 +107,12 @@ impl ChainAccess for Toy {
         self.position(hash).map(|p| u32::try_from(p).unwrap())
     }
     fn has_block(&self, hash: &BlockHash) -> bool {
-        self.position(hash).is_some()
+        self.position(hash).is_some() || self.2.lock().unwrap().contains_key(hash)
     }
     fn header(&self, hash: &BlockHash) -> Option<(Header, u32)> {
+        if let Some(side) = self.2.lock().unwrap().get(hash) {
+            return Some(*side);
+        }
         let p = self.position(hash)?;
         Some((self.blocks()[p].header, u32::try_from(p).unwrap()))
     }
@@ -117,7 +129,11 @@ impl ChainAccess for Toy {
         }
         let mut blocks = self.blocks();
         if blocks.last().unwrap().block_hash() != block.header.prev_blockhash {
-            return Submitted::Orphan;
+            // a side branch: kept (headers only), never switched to
+            drop(blocks);
+            let Some((_, h)) = self.header(&block.header.prev_blockhash) else { return Submitted::Orphan };
+            self.2.lock().unwrap().insert(block.block_hash(), (block.header, h + 1));
+            return Submitted::Accepted;
         }
         if !block.check_merkle_root() {
             return Submitted::Invalid("bad-txnmrklroot".into());
@@ -208,4 +224,24 @@ async fn garbage_disconnects_and_the_listener_goes_on() {
     }
     wait_for("no peers", || net.peers().is_empty()).await;
     net.shutdown().await;
+}
+
+/// Two nodes with different chains of large blocks ask each other for
+/// all of them at once: neither may stop reading while it serves the
+/// other (the send queues and socket buffers hold far less than the
+/// 20 MB going each way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_block_download_does_not_deadlock() {
+    let a_chain = Toy::new();
+    a_chain.mine_sized(100, 200_000, 1);
+    let b_chain = Toy::new();
+    b_chain.mine_sized(100, 200_000, 2);
+    let a = Net::start(config(true, Vec::new()), a_chain.clone()).await.unwrap();
+    let b = Net::start(config(false, vec![a.local_addrs()[0].to_string()]), b_chain.clone()).await.unwrap();
+    wait_for("both sides have the other's blocks", || {
+        a_chain.2.lock().unwrap().len() == 100 && b_chain.2.lock().unwrap().len() == 100
+    })
+    .await;
+    b.shutdown().await;
+    a.shutdown().await;
 }
