@@ -299,3 +299,14 @@ fn maxconnections_and_peertimeout() {
     assert!(started.elapsed() < Duration::from_secs(5));
     wait_until(SYNC, "no peers", || n0.rpc("getconnectioncount", json!([])) == json!(0));
 }
+
+/// A connection to our own listener is recognised by the version nonce
+/// and dropped, as in Core.
+#[test]
+fn connection_to_self_is_dropped() {
+    let n0 = TestNode::start_new(&[]);
+    n0.assert_debug_log(&["connected to self"], || {
+        n0.rpc("addnode", json!([format!("127.0.0.1:{}", n0.p2p_port), "onetry"]));
+    });
+    wait_until(SYNC, "no peers", || n0.rpc("getconnectioncount", json!([])) == json!(0));
+}
