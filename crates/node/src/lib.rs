@@ -119,7 +119,7 @@ pub fn rpc_table(
         );
     }
     control::register_control_commands(&mut table);
-    chain::register_chain_commands(&mut table, slot, identity);
+    chain::register_chain_commands(&mut table, slot);
     table
 }
 

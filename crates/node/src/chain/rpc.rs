@@ -196,7 +196,7 @@ impl BaseSize for Block {
     }
 }
 
-/// What `getnetworkinfo` reports about this node (there is no P2P yet).
+/// What `getnetworkinfo` reports about this node (see `crate::p2p`).
 #[derive(Debug, Clone)]
 pub struct NodeIdentity {
     /// The BIP14 user agent, with `-uacomment`s.
@@ -528,7 +528,7 @@ fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
 
 /// Adds the chain commands to `table`.
 #[allow(clippy::too_many_lines)] // one table of commands
-pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, _identity: &NodeIdentity) {
+pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     register_mempool_commands(table, slot);
     let s = slot.clone();
     table.add(
