@@ -484,6 +484,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn p2p_options_and_their_interactions() {
+        let c = run(&[]).unwrap().p2p;
+        assert!(c.listen && !c.explicit_bind);
+        assert_eq!(c.binds, vec!["0.0.0.0:18444".parse().unwrap(), "[::]:18444".parse().unwrap()]);
+        assert_eq!((c.max_connections, c.peer_timeout), (125, Duration::from_secs(60)));
+        assert!(c.user_agent.starts_with("/ferronode:"));
+        // -connect implies -listen=0, even -connect=0; -bind implies -listen=1
+        let c = run(&["-connect=127.0.0.1:1"]).unwrap().p2p;
+        assert!(!c.listen);
+        assert_eq!(c.connect, vec!["127.0.0.1:1".to_owned()]);
+        let c = run(&["-connect=0"]).unwrap().p2p;
+        assert!(!c.listen && c.connect.is_empty());
+        let c = run(&["-connect=0", "-bind=127.0.0.1", "-port=5000"]).unwrap().p2p;
+        assert!(c.listen && c.explicit_bind);
+        assert_eq!(c.binds, vec!["127.0.0.1:5000".parse().unwrap()]);
+        let c = run(&["-connect=0", "-listen=1"]).unwrap().p2p;
+        assert!(c.listen);
+        let c = run(&["-bind=[::1]:7000", "-bind=127.0.0.1:9000=onion"]).unwrap().p2p;
+        assert_eq!(c.binds, vec!["[::1]:7000".parse().unwrap()]);
+        let c = run(&["-addnode=a:1", "-addnode=b", "-maxconnections=3", "-peertimeout=5"]).unwrap().p2p;
+        assert_eq!(c.addnode, vec!["a:1".to_owned(), "b".to_owned()]);
+        assert_eq!((c.max_connections, c.peer_timeout), (3, Duration::from_secs(5)));
+        assert_eq!(run(&["-port=0"]).unwrap_err().0, "Invalid port specified in -port: '0'");
+        assert_eq!(run(&["-bind=nohost"]).unwrap_err().0, "Cannot resolve -bind address: 'nohost'");
+        assert_eq!(run(&["-peertimeout=-1"]).unwrap_err().0, "peertimeout must be a positive integer.");
+        assert!(run(&["-listen=0"]).unwrap().ignored.is_empty(), "P2P options are acted on");
+    }
+
     fn run(argv: &[&str]) -> Result<NodeConfig, ConfigError> {
         let dir = std::env::temp_dir().join(format!("ferronode-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
