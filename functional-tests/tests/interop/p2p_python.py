@@ -2,9 +2,16 @@
 an implementation independent of ours (and of rust-bitcoin): handshake,
 ping, getheaders from genesis, getdata of the tip block.
 
-usage: p2p_python.py <port> <expected tip hash> <expected height>
+Then a block is mined through RPC: this client never sent `sendheaders`,
+so it must be announced by `inv`; it is fetched without witness data
+(`MSG_BLOCK`) and checked.
+
+usage: p2p_python.py <port> <expected tip hash> <expected height> <rpc port> <user:password>
 Prints OK and exits 0 when every check passes.
 """
+import base64
+import json
+import urllib.request
 import socket
 import struct
 import sys
@@ -21,6 +28,7 @@ from bitcoin.net import CBlockLocator, CInv
 
 bitcoin.SelectParams("regtest")
 port, tip, height = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+rpc_port, credentials = int(sys.argv[4]), sys.argv[5]
 sock = socket.create_connection(("127.0.0.1", port), timeout=20)
 
 
@@ -131,6 +139,40 @@ while True:
     if command == "block":
         check(b2lx(msg.block.GetHash()) == tip, "the block asked for")
         check(len(msg.block.vtx) >= 1, "a coinbase")
+        check(msg.block.calc_merkle_root() == msg.block.hashMerkleRoot, "merkle root")
+        break
+
+
+def rpc(method, params):
+    request = urllib.request.Request(
+        "http://127.0.0.1:%d/" % rpc_port,
+        data=json.dumps({"jsonrpc": "1.0", "id": 1, "method": method, "params": params}).encode(),
+        headers={"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+                 "Content-Type": "text/plain"})
+    return json.load(urllib.request.urlopen(request, timeout=20))["result"]
+
+
+new_hash = rpc("generatetoaddress", [1, "bcrt1qjqmxmkpmxt80xz4y3746zgt0q3u3ferr34acd5"])[0]
+while True:
+    command, msg = receive()
+    if command == "ping":
+        send(msg_pong(protover=70016, nonce=msg.nonce))
+    if command == "inv":
+        check([(i.type, b2lx(i.hash)) for i in msg.inv] == [(MSG_BLOCK, new_hash)], "an inv of the new block")
+        break
+    check(command != "headers", "headers to a peer that did not send sendheaders")
+get = msg_getdata(protover=70016)
+inv = CInv()
+inv.type = MSG_BLOCK
+inv.hash = lx(new_hash)
+get.inv = [inv]
+send(get)
+while True:
+    command, msg = receive()
+    if command == "block":
+        raw = msg.block.serialize()
+        check(b2lx(msg.block.GetHash()) == new_hash, "the announced block")
+        check(not msg.block.vtx[0].has_witness(), "no witness in a MSG_BLOCK reply")
         check(msg.block.calc_merkle_root() == msg.block.hashMerkleRoot, "merkle root")
         break
 print("OK")
