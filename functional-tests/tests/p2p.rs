@@ -310,3 +310,91 @@ fn connection_to_self_is_dropped() {
     });
     wait_until(SYNC, "no peers", || n0.rpc("getconnectioncount", json!([])) == json!(0));
 }
+
+/// A peer that sends a block breaking a consensus rule (a coinbase paying
+/// more than the subsidy) is disconnected; the chain does not move.
+#[test]
+fn an_invalid_block_disconnects_the_peer() {
+    use bitcoin::block::{Header, Version};
+    use bitcoin::consensus::encode::serialize;
+    use bitcoin::hashes::Hash as _;
+    use bitcoin::p2p::address::Address;
+    use bitcoin::p2p::message::{NetworkMessage, RawNetworkMessage};
+    use bitcoin::p2p::message_network::VersionMessage;
+    use bitcoin::p2p::{Magic, ServiceFlags};
+    use bitcoin::{absolute, transaction, Block, CompactTarget, ScriptBuf, Sequence, TxIn, TxMerkleNode, Witness};
+
+    let n0 = TestNode::start_new(&[]);
+    let genesis = bitcoin::blockdata::constants::genesis_block(bitcoin::Network::Regtest);
+    let coinbase = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig: ScriptBuf::from_bytes(vec![0x01, 0x01, 0x00]),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(100 * 100_000_000),
+            script_pubkey: op_true::address().script_pubkey(),
+        }],
+    };
+    let mut block = Block {
+        header: Header {
+            version: Version::from_consensus(0x2000_0000),
+            prev_blockhash: genesis.block_hash(),
+            merkle_root: TxMerkleNode::all_zeros(),
+            time: genesis.header.time + 1,
+            bits: CompactTarget::from_consensus(0x207f_ffff),
+            nonce: 0,
+        },
+        txdata: vec![coinbase],
+    };
+    block.header.merkle_root = block.compute_merkle_root().unwrap();
+    while block.header.validate_pow(block.header.target()).is_err() {
+        block.header.nonce += 1;
+    }
+    let frame = |m: NetworkMessage| serialize(&RawNetworkMessage::new(Magic::REGTEST, m));
+
+    let mut s = TcpStream::connect(("127.0.0.1", n0.p2p_port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (local, remote) = (s.local_addr().unwrap(), s.peer_addr().unwrap());
+    let version = VersionMessage {
+        version: 70016,
+        services: ServiceFlags::NETWORK | ServiceFlags::WITNESS,
+        timestamp: 1_700_000_000,
+        receiver: Address::new(&remote, ServiceFlags::NONE),
+        sender: Address::new(&local, ServiceFlags::NONE),
+        nonce: 7,
+        user_agent: "/invalid-block-test/".into(),
+        start_height: 1,
+        relay: true,
+    };
+    s.write_all(&frame(NetworkMessage::Version(version))).unwrap();
+    // read until verack
+    loop {
+        let mut h = [0u8; 24];
+        s.read_exact(&mut h).unwrap();
+        let mut body = vec![0u8; u32::from_le_bytes([h[16], h[17], h[18], h[19]]) as usize];
+        s.read_exact(&mut body).unwrap();
+        if h[4..10] == *b"verack" {
+            break;
+        }
+    }
+    s.write_all(&frame(NetworkMessage::Verack)).unwrap();
+    wait_until(SYNC, "the handshake", || {
+        peers(&n0).first().is_some_and(|p| p["bytesrecv_per_msg"]["verack"] == json!(24))
+    });
+    s.write_all(&frame(NetworkMessage::Block(block))).unwrap();
+    let mut buf = [0u8; 4096];
+    let started = Instant::now();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => assert!(started.elapsed() < Duration::from_secs(10), "not disconnected"),
+        }
+    }
+    wait_until(SYNC, "the peer is gone", || n0.rpc("getconnectioncount", json!([])) == json!(0));
+    assert_eq!(n0.rpc("getblockcount", json!([])), json!(0));
+}
