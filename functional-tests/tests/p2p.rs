@@ -86,10 +86,11 @@ fn addnode_disconnectnode_and_networkactive() {
     let err = n1.try_rpc("getaddednodeinfo", json!(["1.2.3.4"])).unwrap().unwrap_err();
     assert_eq!((err.code, err.message.as_str()), (-24, "Error: Node has not been added."));
 
-    // disconnect by address: the added node comes back
+    // disconnect by address: the added node comes back (a new peer id)
+    let old_id = peers(&n1)[0]["id"].clone();
     n1.rpc("disconnectnode", json!([target]));
     wait_until(SYNC, "reconnection of the added node", || {
-        peers(&n1).iter().any(|p| p["bytesrecv_per_msg"]["verack"] == json!(24))
+        peers(&n1).iter().any(|p| p["id"] != old_id && p["bytesrecv_per_msg"]["verack"] == json!(24))
     });
     n1.rpc("addnode", json!([target, "remove"]));
     let err = n1.try_rpc("addnode", json!([target, "remove"])).unwrap().unwrap_err();
@@ -258,8 +259,11 @@ fn connect_listen_and_bind_options() {
     sync_blocks(&[&n0, &n1], SYNC);
     assert_eq!(peers(&n1)[0]["connection_type"], json!("manual"));
     // a restart of the peer: -connect reconnects
-    n0.rpc("disconnectnode", json!(["", peers(&n0)[0]["id"]]));
-    wait_until(SYNC, "reconnected", || peers(&n0).iter().any(|p| p["bytesrecv_per_msg"]["verack"] == json!(24)));
+    let old_id = peers(&n0)[0]["id"].clone();
+    n0.rpc("disconnectnode", json!(["", old_id]));
+    wait_until(SYNC, "reconnected", || {
+        peers(&n0).iter().any(|p| p["id"] != old_id && p["bytesrecv_per_msg"]["verack"] == json!(24))
+    });
 
     let n2 = TestNode::start_new(&["-listen=0"]);
     assert!(TcpStream::connect(("127.0.0.1", n2.p2p_port)).is_err(), "-listen=0 does not listen");
