@@ -320,12 +320,8 @@ fn connection_to_self_is_dropped() {
 #[test]
 fn an_invalid_block_disconnects_the_peer() {
     use bitcoin::block::{Header, Version};
-    use bitcoin::consensus::encode::serialize;
     use bitcoin::hashes::Hash as _;
-    use bitcoin::p2p::address::Address;
-    use bitcoin::p2p::message::{NetworkMessage, RawNetworkMessage};
-    use bitcoin::p2p::message_network::VersionMessage;
-    use bitcoin::p2p::{Magic, ServiceFlags};
+    use bitcoin::p2p::message::NetworkMessage;
     use bitcoin::{absolute, transaction, Block, CompactTarget, ScriptBuf, Sequence, TxIn, TxMerkleNode, Witness};
 
     let n0 = TestNode::start_new(&[]);
@@ -359,38 +355,8 @@ fn an_invalid_block_disconnects_the_peer() {
     while block.header.validate_pow(block.header.target()).is_err() {
         block.header.nonce += 1;
     }
-    let frame = |m: NetworkMessage| serialize(&RawNetworkMessage::new(Magic::REGTEST, m));
-
-    let mut s = TcpStream::connect(("127.0.0.1", n0.p2p_port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let (local, remote) = (s.local_addr().unwrap(), s.peer_addr().unwrap());
-    let version = VersionMessage {
-        version: 70016,
-        services: ServiceFlags::NETWORK | ServiceFlags::WITNESS,
-        timestamp: 1_700_000_000,
-        receiver: Address::new(&remote, ServiceFlags::NONE),
-        sender: Address::new(&local, ServiceFlags::NONE),
-        nonce: 7,
-        user_agent: "/invalid-block-test/".into(),
-        start_height: 1,
-        relay: true,
-    };
-    s.write_all(&frame(NetworkMessage::Version(version))).unwrap();
-    // read until verack
-    loop {
-        let mut h = [0u8; 24];
-        s.read_exact(&mut h).unwrap();
-        let mut body = vec![0u8; u32::from_le_bytes([h[16], h[17], h[18], h[19]]) as usize];
-        s.read_exact(&mut body).unwrap();
-        if h[4..10] == *b"verack" {
-            break;
-        }
-    }
-    s.write_all(&frame(NetworkMessage::Verack)).unwrap();
-    wait_until(SYNC, "the handshake", || {
-        peers(&n0).first().is_some_and(|p| p["bytesrecv_per_msg"]["verack"] == json!(24))
-    });
-    s.write_all(&frame(NetworkMessage::Block(block))).unwrap();
+    let mut s = raw_peer(&n0);
+    send_msg(&mut s, NetworkMessage::Block(block));
     let mut buf = [0u8; 4096];
     let started = Instant::now();
     loop {
@@ -401,4 +367,85 @@ fn an_invalid_block_disconnects_the_peer() {
     }
     wait_until(SYNC, "the peer is gone", || n0.rpc("getconnectioncount", json!([])) == json!(0));
     assert_eq!(n0.rpc("getblockcount", json!([])), json!(0));
+}
+
+fn send_msg(s: &mut TcpStream, msg: bitcoin::p2p::message::NetworkMessage) {
+    use bitcoin::p2p::message::RawNetworkMessage;
+    let bytes = bitcoin::consensus::encode::serialize(&RawNetworkMessage::new(bitcoin::p2p::Magic::REGTEST, msg));
+    s.write_all(&bytes).unwrap();
+}
+
+/// A raw TCP peer (rust-bitcoin's messages) that has done the handshake
+/// with `node`.
+fn raw_peer(node: &TestNode) -> TcpStream {
+    use bitcoin::p2p::address::Address;
+    use bitcoin::p2p::message::NetworkMessage;
+    use bitcoin::p2p::message_network::VersionMessage;
+    use bitcoin::p2p::ServiceFlags;
+    let before = node.rpc("getconnectioncount", json!([])).as_u64().unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", node.p2p_port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (local, remote) = (s.local_addr().unwrap(), s.peer_addr().unwrap());
+    let version = VersionMessage {
+        version: 70016,
+        services: ServiceFlags::NETWORK | ServiceFlags::WITNESS,
+        timestamp: 1_700_000_000,
+        receiver: Address::new(&remote, ServiceFlags::NONE),
+        sender: Address::new(&local, ServiceFlags::NONE),
+        nonce: 7,
+        user_agent: "/raw-test-peer/".into(),
+        start_height: 0,
+        relay: true,
+    };
+    send_msg(&mut s, NetworkMessage::Version(version));
+    loop {
+        let mut h = [0u8; 24];
+        s.read_exact(&mut h).unwrap();
+        let mut body = vec![0u8; u32::from_le_bytes([h[16], h[17], h[18], h[19]]) as usize];
+        s.read_exact(&mut body).unwrap();
+        if h[4..10] == *b"verack" {
+            break;
+        }
+    }
+    send_msg(&mut s, NetworkMessage::Verack);
+    wait_until(SYNC, "the raw peer's handshake", || {
+        peers(node).iter().filter(|p| p["bytesrecv_per_msg"]["verack"] == json!(24)).count() as u64 > before
+    });
+    s
+}
+
+/// A child that arrives before its parent waits as an orphan and enters
+/// the mempool right after the parent.
+#[test]
+fn an_orphan_enters_the_mempool_after_its_parent() {
+    use bitcoin::p2p::message::NetworkMessage;
+    let n0 = TestNode::start_new(&[]);
+    let addr = op_true::address();
+    n0.rpc("generatetoaddress", json!([101, addr.to_string()]));
+    let hash = n0.rpc("getblockhash", json!([1]));
+    let block: bitcoin::Block = deserialize_hex(n0.rpc("getblock", json!([hash, 0])).as_str().unwrap()).unwrap();
+    let cb = &block.txdata[0];
+    let out = |sats: u64| TxOut { value: Amount::from_sat(sats), script_pubkey: addr.script_pubkey() };
+    let parent =
+        op_true::spend(OutPoint { txid: cb.compute_txid(), vout: 0 }, vec![out(cb.output[0].value.to_sat() - 10_000)]);
+    let child = op_true::spend(
+        OutPoint { txid: parent.compute_txid(), vout: 0 },
+        vec![out(parent.output[0].value.to_sat() - 10_000)],
+    );
+    let mut s = raw_peer(&n0);
+    send_msg(&mut s, NetworkMessage::Tx(child.clone()));
+    // the child alone is not taken
+    send_msg(&mut s, NetworkMessage::Ping(1));
+    wait_until(SYNC, "the pong", || {
+        let mut h = [0u8; 24];
+        s.read_exact(&mut h).unwrap();
+        let mut body = vec![0u8; u32::from_le_bytes([h[16], h[17], h[18], h[19]]) as usize];
+        s.read_exact(&mut body).unwrap();
+        h[4..8] == *b"pong"
+    });
+    assert_eq!(n0.rpc("getrawmempool", json!([])), json!([]));
+    send_msg(&mut s, NetworkMessage::Tx(parent.clone()));
+    wait_until(SYNC, "both in the mempool", || n0.rpc("getrawmempool", json!([])).as_array().unwrap().len() == 2);
+    let pool = n0.rpc("getrawmempool", json!([]));
+    assert!(pool.as_array().unwrap().contains(&json!(child.compute_txid().to_string())));
 }

@@ -92,15 +92,25 @@ pub trait ChainAccess: Send + Sync + 'static {
     fn block_bytes(&self, hash: &BlockHash) -> Option<Vec<u8>>;
     /// Gives the chain a block, as `submitblock` does.
     fn submit_block(&self, block: &Block) -> Submitted;
-    /// Offers a transaction to the mempool; the reject reason otherwise.
+    /// Offers a transaction to the mempool.
     ///
     /// # Errors
-    /// The mempool's reject reason.
-    fn accept_tx(&self, tx: &Transaction) -> Result<(), String>;
+    /// The mempool's reject reason, and whether an input is missing (the
+    /// transaction may be an orphan whose parent comes later).
+    fn accept_tx(&self, tx: &Transaction) -> Result<(), TxRejected>;
     /// A mempool transaction by wtxid.
     fn mempool_tx_by_wtxid(&self, wtxid: &Wtxid) -> Option<Transaction>;
     /// A mempool transaction by txid.
     fn mempool_tx_by_txid(&self, txid: &Txid) -> Option<Transaction>;
+}
+
+/// Why the mempool refused a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxRejected {
+    /// An input is missing or spent: kept as an orphan for a while.
+    pub missing_inputs: bool,
+    /// The reject reason, for the log.
+    pub reason: String,
 }
 
 /// The P2P slice of the node's configuration.

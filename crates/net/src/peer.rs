@@ -35,6 +35,11 @@ const WTXID_RELAY_VERSION: u32 = 70016;
 /// Blocks asked from one peer at most (a peer that announces more, faster
 /// than it delivers them, is dropped).
 const MAX_REQUESTED: usize = 16 * MAX_HEADERS;
+/// Core's `DEFAULT_MAX_ORPHAN_TRANSACTIONS` (ours are kept per peer).
+const MAX_ORPHANS: usize = 100;
+/// Larger orphans are not kept (Core's `MAX_STANDARD_TX_WEIGHT`), so a
+/// peer's orphans take at most 100 × 100 kB.
+const MAX_STANDARD_TX_WEIGHT: u64 = 400_000;
 /// Send-queue slots that block and transaction replies leave free.
 const CONTROL_RESERVE: usize = SEND_QUEUE / 4;
 /// `getdata` items waiting to be served, at most.
@@ -67,6 +72,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: Arc<PeerSh
         known_txs: HashSet::new(),
         getdata_queue: VecDeque::new(),
         notfound: Vec::new(),
+        orphans: Vec::new(),
     };
     let reason = conn.drive(in_rx).await;
     tracing::debug!(target: "net", "peer={} ({}): {reason}", peer.id, peer.addr);
@@ -195,6 +201,8 @@ struct Conn {
     continue_from: Option<BlockHash>,
     /// Transactions the peer has (not announced back).
     known_txs: HashSet<bitcoin::Wtxid>,
+    /// Transactions with a missing input, retried after each acceptance.
+    orphans: Vec<Transaction>,
     /// `getdata` items not served yet, in order.
     getdata_queue: VecDeque<Inventory>,
     /// Items asked for that we do not have, for the next `notfound`.
@@ -690,13 +698,43 @@ impl Conn {
         self.known_txs.insert(wtxid);
         let id = self.peer.id;
         let txid = tx.compute_txid();
-        match blocking(self.chain(), move |c| c.accept_tx(&tx)).await? {
+        let orphans = std::mem::take(&mut self.orphans);
+        // Core's orphan handling, per peer: a transaction with a missing
+        // input waits (at most MAX_ORPHANS); every acceptance retries them
+        let (result, accepted_orphans, orphans) = blocking(self.chain(), move |c| {
+            let result = c.accept_tx(&tx);
+            let mut orphans = orphans;
+            let mut accepted = 0usize;
+            if result.is_ok() {
+                loop {
+                    let before = orphans.len();
+                    orphans.retain(|o| match c.accept_tx(o) {
+                        Ok(()) => false,
+                        Err(e) => e.missing_inputs,
+                    });
+                    accepted += before - orphans.len();
+                    if orphans.len() == before {
+                        break;
+                    }
+                }
+            }
+            (result.map_err(|e| (e, tx)), accepted, orphans)
+        })
+        .await?;
+        self.orphans = orphans;
+        match result {
             Ok(()) => {
                 self.peer.stats().last_transaction = unix_now();
-                tracing::debug!(target: "mempool", "AcceptToMemoryPool: peer={id}: accepted {txid} (wtxid={wtxid})");
+                tracing::debug!(target: "mempool", "AcceptToMemoryPool: peer={id}: accepted {txid} (wtxid={wtxid}), {accepted_orphans} orphans too");
             }
-            Err(reason) => {
-                tracing::debug!(target: "mempoolrej", "{txid} (wtxid={wtxid}) from peer={id} was not accepted: {reason}");
+            Err((e, tx)) => {
+                tracing::debug!(target: "mempoolrej", "{txid} (wtxid={wtxid}) from peer={id} was not accepted: {}", e.reason);
+                if e.missing_inputs && tx.weight().to_wu() <= MAX_STANDARD_TX_WEIGHT {
+                    if self.orphans.len() >= MAX_ORPHANS {
+                        self.orphans.remove(0);
+                    }
+                    self.orphans.push(tx);
+                }
             }
         }
         Ok(())

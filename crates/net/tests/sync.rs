@@ -16,7 +16,7 @@ use bitcoin::{
     absolute, transaction, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf, Sequence,
     Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness, Wtxid,
 };
-use ferronode_net::{ChainAccess, Net, NetConfig, Submitted};
+use ferronode_net::{ChainAccess, Net, NetConfig, Submitted, TxRejected};
 
 /// An active chain only, in memory; no validation beyond linking.
 #[derive(Debug)]
@@ -141,8 +141,8 @@ impl ChainAccess for Toy {
         self.push(&mut blocks, block.clone());
         Submitted::Accepted
     }
-    fn accept_tx(&self, _tx: &Transaction) -> Result<(), String> {
-        Err("no mempool".into())
+    fn accept_tx(&self, _tx: &Transaction) -> Result<(), TxRejected> {
+        Err(TxRejected { missing_inputs: false, reason: "no mempool".into() })
     }
     fn mempool_tx_by_wtxid(&self, _wtxid: &Wtxid) -> Option<Transaction> {
         None

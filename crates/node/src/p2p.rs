@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use bitcoin::block::Header;
 use bitcoin::{Block, BlockHash, Transaction, Txid, Wtxid};
 use ferronode_httprpc::{Arg, ArgType, Command, RpcError, RpcTable};
-use ferronode_net::{ChainAccess, Net, NodeListError, Submitted};
+use ferronode_net::{ChainAccess, Net, NodeListError, Submitted, TxRejected};
 use serde_json::{json, Map, Value};
 
 use crate::chain::events::Event;
@@ -67,8 +67,11 @@ impl ChainAccess for ChainBridge {
         }
     }
 
-    fn accept_tx(&self, tx: &Transaction) -> Result<(), String> {
-        self.0.accept(tx, false).map(|_| ()).map_err(|r| r.details)
+    fn accept_tx(&self, tx: &Transaction) -> Result<(), TxRejected> {
+        self.0.accept(tx, false).map(|_| ()).map_err(|r| TxRejected {
+            missing_inputs: r.kind == crate::chain::RejectKind::MissingInputs,
+            reason: r.details,
+        })
     }
 
     fn mempool_tx_by_wtxid(&self, wtxid: &Wtxid) -> Option<Transaction> {
