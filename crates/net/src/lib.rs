@@ -22,8 +22,10 @@
 //! bytes arrive, not when a header announces them), one decoded message
 //! waiting for the logic, and [`SEND_QUEUE`] encoded messages waiting for
 //! the socket. A full send queue makes the connection's logic wait (it
-//! stops reading from that peer); announcements are kept in small bounded
-//! lists instead, so validation never waits for a peer.
+//! stops reading from that peer), except for `getdata` replies, which wait
+//! in a list (at most [`MAX_INV`] items) until the queue has room;
+//! announcements are kept in small bounded lists, so validation never
+//! waits for a peer. Orphan transactions: at most 100 of at most 100 kB.
 
 mod peer;
 pub mod wire;
