@@ -119,6 +119,9 @@ pub struct TestNode {
     pub datadir: TempDir,
     /// The RPC port.
     pub rpc_port: u16,
+    /// The P2P port (`-port`); the node listens on 127.0.0.1 only, as
+    /// Core's framework's nodes do (`bind=127.0.0.1`).
+    pub p2p_port: u16,
     /// Arguments added to every start.
     pub extra_args: Vec<String>,
     /// A file-descriptor limit (RLIMIT_NOFILE) for the process, if set.
@@ -137,6 +140,7 @@ impl TestNode {
         Self {
             datadir,
             rpc_port: free_port(),
+            p2p_port: free_port(),
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
             fd_limit: None,
             child: None,
@@ -198,6 +202,8 @@ impl TestNode {
         let mut cmd = Command::new(ferronoded());
         cmd.arg(format!("-datadir={}", self.datadir.path().display()))
             .arg(format!("-rpcport={}", self.rpc_port))
+            .arg(format!("-port={}", self.p2p_port))
+            .arg("-bind=127.0.0.1")
             .arg("-printtoconsole=0")
             .args(&self.extra_args)
             .args(args)
@@ -500,6 +506,62 @@ impl TestNode {
     pub fn cli(&self) -> TestNodeCli {
         TestNodeCli::new(self.datadir.path(), self.rpc_port)
     }
+}
+
+/// Core's `connect_nodes(a, b)`: `a` makes a manual connection to `b`
+/// (`addnode … onetry`), then both must list each other and have had a
+/// ping answered (`bytesrecv_per_msg.pong`).
+pub fn connect_nodes(a: &TestNode, b: &TestNode) {
+    let a_ver = a.rpc("getnetworkinfo", json!([]))["subversion"].clone();
+    let b_ver = b.rpc("getnetworkinfo", json!([]))["subversion"].clone();
+    a.rpc("addnode", json!([format!("127.0.0.1:{}", b.p2p_port), "onetry"]));
+    let ponged = |node: &TestNode, other_ver: &Value, inbound: bool| {
+        node.rpc("getpeerinfo", json!([])).as_array().unwrap().iter().any(|p| {
+            p["subver"] == *other_ver
+                && p["inbound"] == json!(inbound)
+                && p["bytesrecv_per_msg"]["pong"].as_u64().unwrap_or(0) >= 29
+        })
+    };
+    wait_until(Duration::from_secs(30), "the nodes connect", || ponged(a, &b_ver, false) && ponged(b, &a_ver, true));
+}
+
+/// Waits until `f` holds, polling every 50 ms; panics with `what` after
+/// `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Core's `sync_blocks`: waits until every node has the same best block.
+pub fn sync_blocks(nodes: &[&TestNode], timeout: Duration) {
+    wait_until(timeout, "the nodes have the same tip", || {
+        let tips: Vec<Value> = nodes.iter().map(|n| n.rpc("getbestblockhash", json!([]))).collect();
+        tips.windows(2).all(|w| w[0] == w[1])
+    });
+}
+
+/// Core's `sync_mempools`: waits until every node's mempool is the same.
+pub fn sync_mempools(nodes: &[&TestNode], timeout: Duration) {
+    wait_until(timeout, "the nodes have the same mempool", || {
+        let pools: Vec<Vec<String>> = nodes
+            .iter()
+            .map(|n| {
+                let mut v: Vec<String> = n
+                    .rpc("getrawmempool", json!([]))
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_owned())
+                    .collect();
+                v.sort();
+                v
+            })
+            .collect();
+        pools.windows(2).all(|w| w[0] == w[1])
+    });
 }
 
 impl Drop for TestNode {

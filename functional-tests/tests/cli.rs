@@ -628,3 +628,44 @@ fn getinfo_help_and_version() {
     assert_eq!((none.code, none.stderr.as_str()), (Some(1), "Error: too few parameters\n"));
     assert!(none.stdout.starts_with("ferronode RPC client version"));
 }
+
+/// The network RPCs the P2P tests use, through the client, with two nodes
+/// connected (fields that move between two calls, like byte counters and
+/// ping times, are left out of the comparison).
+#[test]
+fn p2p_rpcs_through_the_cli() {
+    let a = TestNode::start_new(&[]);
+    let b = TestNode::start_new(&[]);
+    let cli = a.cli();
+    let target = format!("127.0.0.1:{}", b.p2p_port);
+    assert_eq!(run(&cli, "addnode", &json!([target, "add"])).stdout, "");
+    ferronode_functional_tests::wait_until(Duration::from_secs(30), "the nodes connect", || {
+        a.rpc("getconnectioncount", json!([])) == json!(1) && b.rpc("getconnectioncount", json!([])) == json!(1)
+    });
+    same(&a, "getconnectioncount", json!([]));
+    let stable = |peers: &Value| -> Vec<Value> {
+        peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| json!([p["id"], p["addr"], p["subver"], p["inbound"], p["connection_type"], p["version"]]))
+            .collect()
+    };
+    let through = cli.call("getpeerinfo", &json!([])).unwrap();
+    assert_eq!(stable(&through), stable(&a.rpc("getpeerinfo", json!([]))));
+    let added = cli.call("getaddednodeinfo", &json!([])).unwrap();
+    assert_eq!(added[0]["addednode"], json!(target));
+    assert_eq!(added, a.rpc("getaddednodeinfo", json!([])));
+    let totals = cli.call("getnettotals", &json!([])).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&totals), keys(&a.rpc("getnettotals", json!([]))));
+    assert_eq!(run(&cli, "ping", &json!([])).stdout, "");
+    assert_eq!(cli.call("setnetworkactive", &json!([false])).unwrap(), a.rpc("setnetworkactive", json!([false])));
+    assert_eq!(cli.call("setnetworkactive", &json!([true])).unwrap(), json!(true));
+    // an error: the same code and message both ways
+    let direct = a.try_rpc("disconnectnode", json!(["", 999])).unwrap().unwrap_err();
+    let via = cli.call("disconnectnode", &json!(["", 999])).unwrap_err();
+    assert_eq!((via.code, via.message), (direct.code, direct.message));
+    assert_eq!(run(&cli, "addnode", &json!([target, "remove"])).stdout, "");
+    assert_eq!(a.rpc("getaddednodeinfo", json!([])), json!([]));
+}

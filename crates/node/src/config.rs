@@ -98,6 +98,8 @@ pub struct NodeConfig {
     pub shutdownnotify: Vec<String>,
     /// `-uacomment` values.
     pub uacomment: Vec<String>,
+    /// The P2P layer's slice.
+    pub p2p: ferronode_net::NetConfig,
     /// Accepted options that have no effect yet, to log once.
     pub ignored: Vec<String>,
     /// Warnings found while parsing, to log once logging is up.
@@ -112,6 +114,57 @@ impl NodeConfig {
             if self.uacomment.is_empty() { String::new() } else { format!("({})", self.uacomment.join("; ")) };
         crate::chain::rpc::NodeIdentity { subversion: format!("/ferronode:{}{comments}/", env!("CARGO_PKG_VERSION")) }
     }
+}
+
+/// The BIP14 user agent with `-uacomment`s.
+fn uacomment_agent(uacomment: &[String]) -> String {
+    let comments = if uacomment.is_empty() { String::new() } else { format!("({})", uacomment.join("; ")) };
+    format!("/ferronode:{}{comments}/", env!("CARGO_PKG_VERSION"))
+}
+
+/// `-port`, `-bind`, `-listen`, `-connect`, `-addnode`, `-maxconnections`,
+/// `-peertimeout`, with Core's parameter interactions: `-bind` implies
+/// `-listen=1`, `-connect` (even `-connect=0`) implies `-listen=0` unless
+/// `-listen` or `-bind` says otherwise.
+fn p2p_config(args: &Args, user_agent: &str) -> Result<ferronode_net::NetConfig, ConfigError> {
+    let port = match args.get("port") {
+        None => ferronode_net::DEFAULT_PORT,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| ConfigError(format!("Invalid port specified in -port: '{p}'")))?,
+    };
+    let mut binds = Vec::new();
+    for value in args.get_all("bind") {
+        if value.ends_with("=onion") {
+            continue; // Tor is not supported: the onion bind is ignored
+        }
+        let parsed = split_host_port(&value, port)
+            .and_then(|(host, p)| host.parse::<std::net::IpAddr>().ok().map(|ip| std::net::SocketAddr::new(ip, p)));
+        binds.push(parsed.ok_or_else(|| ConfigError(format!("Cannot resolve -bind address: '{value}'")))?);
+    }
+    let explicit_bind = !binds.is_empty();
+    if binds.is_empty() {
+        binds.push(std::net::SocketAddr::from(([0, 0, 0, 0], port)));
+        binds.push(std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)));
+    }
+    let listen_default = explicit_bind || !args.is_set("connect");
+    let connect: Vec<String> = args.get_all("connect").into_iter().filter(|c| c != "0" && !c.is_empty()).collect();
+    let timeout = args.get_int("peertimeout", 60);
+    if timeout <= 0 {
+        return Err(ConfigError("peertimeout must be a positive integer.".into()));
+    }
+    Ok(ferronode_net::NetConfig {
+        listen: args.get_bool("listen", listen_default),
+        binds,
+        explicit_bind,
+        connect,
+        addnode: args.get_all("addnode"),
+        max_connections: usize::try_from(args.get_int("maxconnections", 125).max(0)).unwrap_or(125),
+        peer_timeout: Duration::from_secs(timeout.unsigned_abs()),
+        user_agent: user_agent.to_owned(),
+    })
 }
 
 /// `~/.ferronode` (bitcoind: `~/.bitcoin`).
@@ -274,7 +327,9 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
             true
         }
     };
+    let p2p = p2p_config(&args, &uacomment_agent(&args.get_all("uacomment")))?;
     Ok(Invocation::Run(Box::new(NodeConfig {
+        p2p,
         datadir,
         net_dir,
         server: args.get_bool("server", true),
@@ -435,6 +490,35 @@ mod tests {
         for bad in ["127.0.0.1:notaport", "127.0.0.1:0", "[::1]:notaport", "127.0.0.1:65536", ":x", "unix:/x"] {
             assert_eq!(split_host_port(bad, 5), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn p2p_options_and_their_interactions() {
+        let c = run(&[]).unwrap().p2p;
+        assert!(c.listen && !c.explicit_bind);
+        assert_eq!(c.binds, vec!["0.0.0.0:18444".parse().unwrap(), "[::]:18444".parse().unwrap()]);
+        assert_eq!((c.max_connections, c.peer_timeout), (125, Duration::from_secs(60)));
+        assert!(c.user_agent.starts_with("/ferronode:"));
+        // -connect implies -listen=0, even -connect=0; -bind implies -listen=1
+        let c = run(&["-connect=127.0.0.1:1"]).unwrap().p2p;
+        assert!(!c.listen);
+        assert_eq!(c.connect, vec!["127.0.0.1:1".to_owned()]);
+        let c = run(&["-connect=0"]).unwrap().p2p;
+        assert!(!c.listen && c.connect.is_empty());
+        let c = run(&["-connect=0", "-bind=127.0.0.1", "-port=5000"]).unwrap().p2p;
+        assert!(c.listen && c.explicit_bind);
+        assert_eq!(c.binds, vec!["127.0.0.1:5000".parse().unwrap()]);
+        let c = run(&["-connect=0", "-listen=1"]).unwrap().p2p;
+        assert!(c.listen);
+        let c = run(&["-bind=[::1]:7000", "-bind=127.0.0.1:9000=onion"]).unwrap().p2p;
+        assert_eq!(c.binds, vec!["[::1]:7000".parse().unwrap()]);
+        let c = run(&["-addnode=a:1", "-addnode=b", "-maxconnections=3", "-peertimeout=5"]).unwrap().p2p;
+        assert_eq!(c.addnode, vec!["a:1".to_owned(), "b".to_owned()]);
+        assert_eq!((c.max_connections, c.peer_timeout), (3, Duration::from_secs(5)));
+        assert_eq!(run(&["-port=0"]).unwrap_err().0, "Invalid port specified in -port: '0'");
+        assert_eq!(run(&["-bind=nohost"]).unwrap_err().0, "Cannot resolve -bind address: 'nohost'");
+        assert_eq!(run(&["-peertimeout=-1"]).unwrap_err().0, "peertimeout must be a positive integer.");
+        assert!(run(&["-listen=0"]).unwrap().ignored.is_empty(), "P2P options are acted on");
     }
 
     fn run(argv: &[&str]) -> Result<NodeConfig, ConfigError> {

@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod options;
+pub mod p2p;
 pub mod shutdown;
 pub mod zmq;
 
@@ -60,11 +61,13 @@ pub fn rpc_table(
     http: Option<MetricsHandle>,
     slot: &chain::rpc::ChainSlot,
     zmq_slot: &zmq::ZmqSlot,
+    net_slot: &p2p::NetSlot,
     identity: &chain::rpc::NodeIdentity,
     log: Option<Arc<logging::LogHandle>>,
 ) -> RpcTable {
     let mut table = RpcTable::new();
     zmq::register(&mut table, zmq_slot);
+    p2p::register(&mut table, net_slot, &identity.subversion);
     if let Some(log) = log {
         table.add(
             Command::new(
@@ -118,7 +121,7 @@ pub fn rpc_table(
         );
     }
     control::register_control_commands(&mut table);
-    chain::register_chain_commands(&mut table, slot, identity);
+    chain::register_chain_commands(&mut table, slot);
     table
 }
 
@@ -135,6 +138,7 @@ async fn app_init_servers(
     requester: ShutdownRequester,
     slot: &chain::rpc::ChainSlot,
     zmq_slot: &zmq::ZmqSlot,
+    net_slot: &p2p::NetSlot,
     log: Option<Arc<logging::LogHandle>>,
 ) -> Result<Servers, InitError> {
     let http_error = || InitError("Unable to start HTTP server. See debug log for details.".into());
@@ -159,7 +163,7 @@ async fn app_init_servers(
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
     let rpc = RpcServer::new(
-        rpc_table(Some(http.metrics_handle()), slot, zmq_slot, &config.identity(), log),
+        rpc_table(Some(http.metrics_handle()), slot, zmq_slot, net_slot, &config.identity(), log),
         log_path,
         Arc::new(move || requester.request()),
     );
@@ -360,8 +364,9 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
 
     let slot = chain::rpc::ChainSlot::default();
     let zmq_slot = zmq::ZmqSlot::default();
+    let net_slot = p2p::NetSlot::default();
     let servers = if config.server {
-        match app_init_servers(&config, shutdown.requester(), &slot, &zmq_slot, log).await {
+        match app_init_servers(&config, shutdown.requester(), &slot, &zmq_slot, &net_slot, log).await {
             Ok(s) => Some(s),
             Err(e) => {
                 report_init_error(&e.0);
@@ -391,6 +396,7 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
     let filters = config.blockfilterindex;
     let opened = tokio::task::spawn_blocking(move || chain::Chain::open_with_filters(&net_dir, txindex, filters)).await;
     let mut exit_code = 0;
+    let mut net_feed = None;
     let fatal_code = Arc::new(std::sync::atomic::AtomicU8::new(0));
     match opened {
         Ok(Ok(chain)) => {
@@ -416,14 +422,27 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
                 load_mempool(&chain, &mempool_path, config.mempool_expiry_secs);
             }
             chain.set_mempool_file(mempool_path, config.persist_mempool_v1);
-            let _ = slot.set(chain);
+            let _ = slot.set(Arc::clone(&chain));
             init_message("Verifying blocks…");
-            init_message("Done loading");
-            if let Some(s) = &servers {
-                s.rpc.set_warmup_finished();
+            // StartNode: P2P once the chain is there, as in Core
+            let bridge: Arc<dyn ferronode_net::ChainAccess> = Arc::new(p2p::ChainBridge(Arc::clone(&chain)));
+            match ferronode_net::Net::start(config.p2p.clone(), bridge).await {
+                Ok(net) => {
+                    let net = Arc::new(net);
+                    net_feed = Some(p2p::connect(&chain, &net));
+                    let _ = net_slot.set(net);
+                    init_message("Done loading");
+                    if let Some(s) = &servers {
+                        s.rpc.set_warmup_finished();
+                    }
+                    run_commands(&config.startupnotify, false);
+                    shutdown.requested().await;
+                }
+                Err(e) => {
+                    report_init_error(&e.0);
+                    exit_code = 1;
+                }
             }
-            run_commands(&config.startupnotify, false);
-            shutdown.requested().await;
         }
         Ok(Err(e)) => {
             report_init_error(&e.to_string());
@@ -442,8 +461,14 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
         s.http_rpc.interrupt();
         s.rpc.interrupt();
     }
-    // Shutdown
+    // Shutdown: P2P first (Core's StopNode), so no peer feeds the chain
     tracing::info!("Shutdown: In progress...");
+    if let Some(net) = net_slot.get() {
+        net.shutdown().await;
+    }
+    if let Some(feed) = net_feed {
+        feed.abort();
+    }
     if let Some(Servers { http, rpc, http_rpc }) = servers {
         http_rpc.stop();
         if config.rest {

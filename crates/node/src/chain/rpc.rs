@@ -196,7 +196,7 @@ impl BaseSize for Block {
     }
 }
 
-/// What `getnetworkinfo` reports about this node (there is no P2P yet).
+/// What `getnetworkinfo` reports about this node (see `crate::p2p`).
 #[derive(Debug, Clone)]
 pub struct NodeIdentity {
     /// The BIP14 user agent, with `-uacomment`s.
@@ -528,7 +528,7 @@ fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
 
 /// Adds the chain commands to `table`.
 #[allow(clippy::too_many_lines)] // one table of commands
-pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity: &NodeIdentity) {
+pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     register_mempool_commands(table, slot);
     let s = slot.clone();
     table.add(
@@ -647,34 +647,6 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot, identity:
         .arg(Arg::optional("filtertype", ArgType::Str, "(default=basic) The type name of the filter"))
         .result_help("Result:\n{                      (json object)\n  \"filter\" : \"hex\",    (string) the hex-encoded filter data\n  \"header\" : \"hex\"     (string) the hex-encoded filter header\n}"),
     );
-    let subversion = identity.subversion.clone();
-    table.add(Command::new("network", "getnetworkinfo", "Returns an object containing various state info regarding P2P networking.", move |_, _| {
-        let subversion = subversion.clone();
-        async move {
-            let mut o = Map::new();
-            o.insert("version".into(), json!(CLIENT_VERSION));
-            o.insert("subversion".into(), json!(subversion));
-            o.insert("protocolversion".into(), json!(70016));
-            o.insert("localservices".into(), json!("0000000000000000"));
-            o.insert("localservicesnames".into(), json!([]));
-            o.insert("localrelay".into(), json!(true));
-            o.insert("timeoffset".into(), json!(0));
-            o.insert("networkactive".into(), json!(false));
-            o.insert("connections".into(), json!(0));
-            o.insert("connections_in".into(), json!(0));
-            o.insert("connections_out".into(), json!(0));
-            let networks: Vec<Value> = ["ipv4", "ipv6", "onion", "i2p", "cjdns"]
-                .iter()
-                .map(|n| json!({"name": n, "limited": true, "reachable": false, "proxy": "", "proxy_randomize_credentials": false}))
-                .collect();
-            o.insert("networks".into(), Value::Array(networks));
-            o.insert("relayfee".into(), ferronode_httprpc::amount(1000));
-            o.insert("incrementalfee".into(), ferronode_httprpc::amount(1000));
-            o.insert("localaddresses".into(), json!([]));
-            o.insert("warnings".into(), json!([]));
-            Ok(Value::Object(o))
-        }
-    }));
     let s = slot.clone();
     table.add(
         Command::new(
