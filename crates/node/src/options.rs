@@ -146,8 +146,18 @@ pub fn help_text() -> String {
         "ferronode daemon version v{}\n\nUsage:  ferronoded [options]                     Start ferronode\n",
         env!("CARGO_PKG_VERSION")
     );
+    out.push_str(&options_help(OPTIONS));
+    out
+}
+
+/// The options part of a `-help` text, as Core lays it out: a heading per
+/// category, then each option's flag and its text indented below it.
+/// Options without help text are left out.
+#[must_use]
+pub fn options_help(specs: &[OptionSpec]) -> String {
+    let mut out = String::new();
     let mut category = "";
-    for spec in OPTIONS.iter().filter(|s| !s.help.is_empty()) {
+    for spec in specs.iter().filter(|s| !s.help.is_empty()) {
         if spec.category != category {
             category = spec.category;
             out.push_str(&format!("\n{category}:\n"));

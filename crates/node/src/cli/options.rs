@@ -63,17 +63,6 @@ pub fn help_text() -> String {
          or:     ferronode-cli [options] help                List commands\n\
          or:     ferronode-cli [options] help <command>      Get help for a command\n",
     );
-    let mut category = "";
-    for spec in OPTIONS.iter().filter(|s| !s.help.is_empty()) {
-        if spec.category != category {
-            category = spec.category;
-            out.push_str(&format!("\n{category}:\n"));
-        }
-        let (flag, text) = match spec.help.split_once("  ") {
-            Some((flag, text)) if flag.starts_with('-') => (flag.to_owned(), text),
-            _ => (format!("-{}", spec.name), spec.help),
-        };
-        out.push_str(&format!("\n  {flag}\n       {text}\n"));
-    }
+    out.push_str(&crate::options::options_help(OPTIONS));
     out
 }
