@@ -771,12 +771,18 @@ async fn getutxos(source: Arc<dyn Source>, subpath: String, body: Bytes) -> Resp
     for (h, c) in &coins {
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&h.to_le_bytes());
-        out.extend_from_slice(&sats(&c["value"]).unwrap_or(0).to_le_bytes());
-        let script = c["scriptPubKey"]["hex"].as_str().and_then(from_hex).unwrap_or_default();
-        write_compact_size(&mut out, script.len() as u64);
-        out.extend_from_slice(&script);
+        write_txout(&mut out, c);
     }
     reply_bytes(format, out)
+}
+
+/// A `CTxOut` (amount, then the script with its length) from the RPC's
+/// JSON form of an output (`value`, `scriptPubKey.hex`).
+fn write_txout(out: &mut Vec<u8>, o: &Value) {
+    out.extend_from_slice(&sats(&o["value"]).unwrap_or(0).to_le_bytes());
+    let script = o["scriptPubKey"]["hex"].as_str().and_then(from_hex).unwrap_or_default();
+    write_compact_size(out, script.len() as u64);
+    out.extend_from_slice(&script);
 }
 
 /// `/rest/spenttxouts/<hash>`: the outputs each transaction of the block
@@ -827,10 +833,7 @@ async fn spenttxouts(source: Arc<dyn Source>, subpath: String) -> Response {
             for outs in &spent {
                 write_compact_size(&mut out, outs.len() as u64);
                 for o in outs {
-                    out.extend_from_slice(&sats(&o["value"]).unwrap_or(0).to_le_bytes());
-                    let script = o["scriptPubKey"]["hex"].as_str().and_then(from_hex).unwrap_or_default();
-                    write_compact_size(&mut out, script.len() as u64);
-                    out.extend_from_slice(&script);
+                    write_txout(&mut out, o);
                 }
             }
             reply_bytes(f, out)

@@ -50,11 +50,7 @@ impl TxIndex {
     /// The block the index is synced to.
     pub(crate) fn best(&self) -> Result<Option<BlockHash>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
+        let Some(table) = read_table(&txn, META)? else { return Ok(None) };
         Ok(table.get("best").map_err(db_err)?.and_then(|v| BlockHash::from_slice(v.value()).ok()))
     }
 
@@ -75,11 +71,7 @@ impl TxIndex {
     /// The block holding `txid`, if indexed.
     pub(crate) fn lookup(&self, txid: &bitcoin::Txid) -> Result<Option<BlockHash>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(TXINDEX) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
+        let Some(table) = read_table(&txn, TXINDEX)? else { return Ok(None) };
         Ok(table
             .get(txid.as_byte_array().as_slice())
             .map_err(db_err)?
@@ -117,11 +109,7 @@ impl FilterIndex {
     /// The filter header and encoded filter of `block`, if indexed.
     pub(crate) fn get(&self, block: &BlockHash) -> Result<Option<FilterEntry>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(FILTERS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
+        let Some(table) = read_table(&txn, FILTERS)? else { return Ok(None) };
         Ok(table.get(block.as_byte_array().as_slice()).map_err(db_err)?.and_then(|v| {
             let v = v.value();
             let header: [u8; 32] = v.get(..32)?.try_into().ok()?;
@@ -155,6 +143,19 @@ pub enum StoreError {
     /// Data that is missing or does not check out.
     #[error("{0}")]
     Corrupt(String),
+}
+
+/// Opens `def` for reading; `None` when it was never written (a fresh
+/// database), which every reader treats as empty.
+fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::ReadTransaction,
+    def: redb::TableDefinition<'_, K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
+    match txn.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(db_err(e)),
+    }
 }
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -277,11 +278,7 @@ impl Store {
     /// Every block-index record.
     pub(crate) fn load_index(&self) -> Result<Vec<(BlockHash, IndexRecord)>, StoreError> {
         let txn = self.index.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(BLOCKS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(db_err(e)),
-        };
+        let Some(table) = read_table(&txn, BLOCKS)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for item in table.iter().map_err(db_err)? {
             let (k, v) = item.map_err(db_err)?;
@@ -297,11 +294,7 @@ impl Store {
     /// The best block recorded in the chainstate.
     pub(crate) fn best_block(&self) -> Result<Option<BlockHash>, StoreError> {
         let txn = self.chainstate.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
+        let Some(table) = read_table(&txn, META)? else { return Ok(None) };
         let best = table.get("best").map_err(db_err)?;
         Ok(best.and_then(|v| BlockHash::from_slice(v.value()).ok()))
     }
@@ -309,22 +302,14 @@ impl Store {
     /// One UTXO record.
     pub(crate) fn utxo(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.chainstate.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(UTXO) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
+        let Some(table) = read_table(&txn, UTXO)? else { return Ok(None) };
         Ok(table.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
 
     /// Every UTXO record (for checks and `gettxoutsetinfo`).
     pub(crate) fn utxos(&self) -> Result<Vec<RawRecord>, StoreError> {
         let txn = self.chainstate.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(UTXO) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(db_err(e)),
-        };
+        let Some(table) = read_table(&txn, UTXO)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for item in table.iter().map_err(db_err)? {
             let (k, v) = item.map_err(db_err)?;
