@@ -322,13 +322,30 @@ impl Mempool {
     pub fn trim_to_size(&mut self, limit: u64, incremental: u64) -> usize {
         let before = self.entries.len();
         while self.usage > limit && !self.entries.is_empty() {
+            // who spends whom, built once per round so that each set costs
+            // its own size, not a scan of the whole pool
+            let mut kids: HashMap<Txid, Vec<Txid>> = HashMap::new();
+            for (op, spender) in &self.spent {
+                kids.entry(op.txid).or_default().push(*spender);
+            }
             let (fee, vsize, txid) = self
                 .entries
                 .values()
                 .map(|e| {
-                    let set = self.descendants(&e.txid);
-                    let members = set.iter().filter_map(|t| self.entries.get(t)).chain([e]);
-                    let (fee, vsize) = members.fold((0u64, 0u64), |(f, s), m| (f + m.fee, s + m.vsize));
+                    let mut seen = std::collections::HashSet::from([e.txid]);
+                    let mut todo = vec![e.txid];
+                    let (mut fee, mut vsize) = (0u64, 0u64);
+                    while let Some(t) = todo.pop() {
+                        if let Some(m) = self.entries.get(&t) {
+                            fee += m.fee;
+                            vsize += m.vsize;
+                        }
+                        for k in kids.get(&t).into_iter().flatten() {
+                            if seen.insert(*k) {
+                                todo.push(*k);
+                            }
+                        }
+                    }
                     (fee, vsize, e.order, e.txid)
                 })
                 // lowest fee rate first; among equals the newest goes
@@ -461,6 +478,32 @@ mod tests {
 
     fn outpoint(tag: u8) -> OutPoint {
         OutPoint { txid: Txid::from_byte_array([tag; 32]), vout: 0 }
+    }
+
+    #[test]
+    fn trimming_evicts_the_lowest_fee_rate_set_and_raises_the_minimum_fee() {
+        let mut pool = Mempool::new();
+        let rich = tx(outpoint(1), 1);
+        let poor_parent = tx(outpoint(2), 2);
+        let poor_child = tx(OutPoint { txid: poor_parent.compute_txid(), vout: 0 }, 3);
+        pool.add(rich.clone(), 50_000, 0, 0);
+        pool.add(poor_parent.clone(), 100, 0, 0);
+        pool.add(poor_child.clone(), 200, 0, 0);
+        let (_, _, usage) = pool.totals();
+        // one transaction too many: the parent goes, and its child with it
+        assert_eq!(pool.trim_to_size(usage - 1, 100), 2);
+        assert!(pool.get(&rich.compute_txid()).is_some());
+        assert!(pool.get(&poor_parent.compute_txid()).is_none());
+        assert!(pool.get(&poor_child.compute_txid()).is_none());
+        assert_eq!(pool.totals().2, tx_usage(&rich));
+        // the minimum is the evicted set's rate plus the increment, until a
+        // block lets it decay
+        let size = poor_parent.vsize() as u64 + poor_child.vsize() as u64;
+        let want = 300 * 1000 / size + 100;
+        assert_eq!(pool.min_fee(1_000, u64::MAX, 100), want);
+        pool.note_block(1_000);
+        assert_eq!(pool.min_fee(1_000, u64::MAX, 100), want, "no time has passed");
+        assert_eq!(pool.min_fee(1_000 + 12 * 3600 * 20, u64::MAX, 100), 0, "decayed away");
     }
 
     #[test]
