@@ -12,6 +12,7 @@
 
 pub mod http;
 pub mod op_true;
+pub mod wrk;
 
 use std::fs;
 use std::io::Read as _;

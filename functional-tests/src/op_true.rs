@@ -18,9 +18,11 @@ pub fn address() -> Address {
     Address::p2wsh(&script(), KnownHrp::Regtest)
 }
 
-/// A version-2 transaction spending `prev` (an output to [`address`]) to `outs`.
+/// A version-2 transaction spending `prev` to `outs`, not yet signed: an
+/// empty scriptSig and witness, final sequence, no lock time. Tests sign it
+/// (or fill the witness) for whatever `prev` pays to.
 #[must_use]
-pub fn spend(prev: OutPoint, outs: Vec<TxOut>) -> Transaction {
+pub fn unsigned(prev: OutPoint, outs: Vec<TxOut>) -> Transaction {
     Transaction {
         version: transaction::Version::TWO,
         lock_time: absolute::LockTime::ZERO,
@@ -28,8 +30,16 @@ pub fn spend(prev: OutPoint, outs: Vec<TxOut>) -> Transaction {
             previous_output: prev,
             script_sig: ScriptBuf::new(),
             sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[script().as_bytes()]),
+            witness: Witness::new(),
         }],
         output: outs,
     }
+}
+
+/// A version-2 transaction spending `prev` (an output to [`address`]) to `outs`.
+#[must_use]
+pub fn spend(prev: OutPoint, outs: Vec<TxOut>) -> Transaction {
+    let mut tx = unsigned(prev, outs);
+    tx.input[0].witness = Witness::from_slice(&[script().as_bytes()]);
+    tx
 }

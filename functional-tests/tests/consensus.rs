@@ -40,17 +40,7 @@ fn p2tr(sk: &SecretKey) -> Address {
 }
 
 fn spend(prev: OutPoint, out: TxOut) -> Transaction {
-    Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: prev,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![out],
-    }
+    ferronode_functional_tests::op_true::unsigned(prev, vec![out])
 }
 
 fn sign_p2wpkh(tx: &mut Transaction, sk: &SecretKey, value: Amount) {

@@ -12,8 +12,8 @@ use bitcoin::key::Secp256k1;
 use bitcoin::secp256k1::{Message, SecretKey};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::{
-    absolute, transaction, Address, Amount, CompressedPublicKey, KnownHrp, Network, OutPoint, PrivateKey, ScriptBuf,
-    Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+    absolute, Address, Amount, CompressedPublicKey, KnownHrp, Network, OutPoint, PrivateKey, ScriptBuf, Sequence,
+    Transaction, TxOut, Txid, Witness,
 };
 use ferronode_functional_tests::TestNode;
 use serde_json::{json, Value};
@@ -36,20 +36,7 @@ impl Wallet {
 
     /// A signed P2WPKH spend of `prev` (worth `value`) to `outs`.
     fn spend(&self, prev: OutPoint, value: u64, outs: Vec<TxOut>) -> Transaction {
-        self.sign(
-            Transaction {
-                version: transaction::Version::TWO,
-                lock_time: absolute::LockTime::ZERO,
-                input: vec![TxIn {
-                    previous_output: prev,
-                    script_sig: ScriptBuf::new(),
-                    sequence: Sequence::MAX,
-                    witness: Witness::new(),
-                }],
-                output: outs,
-            },
-            value,
-        )
+        self.sign(ferronode_functional_tests::op_true::unsigned(prev, outs), value)
     }
 
     /// Signs input 0 of `tx`, which spends a coin of this wallet worth `value`.

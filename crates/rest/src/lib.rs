@@ -440,14 +440,9 @@ async fn blockfilterheaders(source: Arc<dyn Source>, subpath: String) -> Respons
                 "Invalid URI format. Expected /rest/blockfilterheaders/<filtertype>/<blockhash>.<ext>?count=<count>",
             ),
         };
-    let count = match to_integral(&raw_count) {
-        Some(n) if (1..=MAX_HEADERS).contains(&n) => n,
-        _ => {
-            return error(
-                HttpStatus::BAD_REQUEST,
-                format!("Header count is invalid or out of acceptable range (1-{MAX_HEADERS}): {raw_count}"),
-            )
-        }
+    let count = match header_count(&raw_count) {
+        Ok(n) => n,
+        Err(text) => return error(HttpStatus::BAD_REQUEST, text),
     };
     if !is_hash(hash) {
         return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
@@ -570,14 +565,9 @@ async fn headers(source: Arc<dyn Source>, subpath: String) -> Response {
             )
         }
     };
-    let count = match to_integral(&raw_count) {
-        Some(n) if (1..=MAX_HEADERS).contains(&n) => n,
-        _ => {
-            return error(
-                HttpStatus::BAD_REQUEST,
-                format!("Header count is invalid or out of acceptable range (1-{MAX_HEADERS}): {raw_count}"),
-            )
-        }
+    let count = match header_count(&raw_count) {
+        Ok(n) => n,
+        Err(text) => return error(HttpStatus::BAD_REQUEST, text),
     };
     if !is_hash(hash) {
         return error(HttpStatus::BAD_REQUEST, format!("Invalid hash: {hash}"));
@@ -774,6 +764,16 @@ async fn getutxos(source: Arc<dyn Source>, subpath: String, body: Bytes) -> Resp
         write_txout(&mut out, c);
     }
     reply_bytes(format, out)
+}
+
+/// The `count` of `headers` and `blockfilterheaders`: 1 to
+/// [`MAX_HEADERS`], written as Core's `ToIntegral` accepts it.
+/// The error is Core's 400 text.
+fn header_count(raw: &str) -> Result<u64, String> {
+    match to_integral(raw) {
+        Some(n) if (1..=MAX_HEADERS).contains(&n) => Ok(n),
+        _ => Err(format!("Header count is invalid or out of acceptable range (1-{MAX_HEADERS}): {raw}")),
+    }
 }
 
 /// A `CTxOut` (amount, then the script with its length) from the RPC's

@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferronode_functional_tests::http::basic_auth;
+use ferronode_functional_tests::wrk::Wrk;
 use ferronode_functional_tests::{HttpConn, TestNode};
 use ferronode_httpserver::header::{self, HeaderValue};
 use ferronode_httpserver::{BoxFuture, Handler, HttpConfig, HttpServer, HttpStatus, Request, Response};
@@ -121,28 +122,6 @@ fn start_ferronode(rt: &Runtime) -> (HttpServer, SocketAddr) {
     (server, addr)
 }
 
-/// What one wrk run reported.
-struct Wrk {
-    requests: u64,
-    rps: f64,
-    non2xx: u64,
-    /// "avg / stdev / max" from the latency line.
-    latency: String,
-    /// wrk's "Socket errors" line, if any.
-    socket_errors: Option<String>,
-}
-
-impl Wrk {
-    /// Requests per second that got a 2xx reply.
-    #[allow(clippy::cast_precision_loss)]
-    fn ok_rps(&self) -> f64 {
-        if self.requests == 0 {
-            return 0.0;
-        }
-        self.rps * (self.requests - self.non2xx) as f64 / self.requests as f64
-    }
-}
-
 /// A wrk Lua script in a temporary file, removed on drop.
 struct Script(PathBuf);
 
@@ -178,23 +157,7 @@ fn wrk(port: u16, conns: usize, secs: u64, script: Option<&Script>) -> Wrk {
     let out = cmd.output().expect("wrk runs (apt-get install -y wrk)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
-    let mut res = Wrk { requests: 0, rps: 0.0, non2xx: 0, latency: String::new(), socket_errors: None };
-    for line in text.lines().map(str::trim) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if line.starts_with("Latency") && words.len() >= 4 {
-            res.latency = format!("{} / {} / {}", words[1], words[2], words[3]);
-        } else if words.get(1) == Some(&"requests") {
-            res.requests = words[0].parse().unwrap();
-        } else if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            res.non2xx = n.trim().parse().unwrap();
-        } else if let Some(n) = line.strip_prefix("Requests/sec:") {
-            res.rps = n.trim().parse().unwrap();
-        } else if let Some(e) = line.strip_prefix("Socket errors:") {
-            res.socket_errors = Some(e.trim().to_owned());
-        }
-    }
-    assert!(res.requests > 0, "unexpected wrk output: {text}");
-    res
+    Wrk::parse(&text)
 }
 
 fn ms(d: Duration) -> String {

@@ -40,6 +40,7 @@ use bitcoin::{
     Witness,
 };
 use bytes::Bytes;
+use ferronode_functional_tests::wrk::Wrk;
 use ferronode_functional_tests::{op_true, HttpConn, TestNode};
 use http_body_util::Full;
 use hyper::server::conn::http1;
@@ -54,13 +55,6 @@ fn heavy_script() -> ScriptBuf {
     Builder::new().push_opcode(OP_2DROP).push_opcode(OP_PUSHNUM_1).into_script()
 }
 
-struct Wrk {
-    rps: f64,
-    requests: u64,
-    non2xx: u64,
-    latency: String,
-}
-
 /// `wrk -t<threads> -c<conns> -d<secs>s <url>`.
 fn wrk(threads: usize, conns: usize, secs: u64, url: &str) -> Wrk {
     let out = Command::new("wrk")
@@ -69,20 +63,8 @@ fn wrk(threads: usize, conns: usize, secs: u64, url: &str) -> Wrk {
         .expect("wrk runs (apt-get install -y wrk)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "wrk failed: {text}");
-    let mut res = Wrk { rps: 0.0, requests: 0, non2xx: 0, latency: String::new() };
-    for line in text.lines().map(str::trim) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if line.starts_with("Latency") && words.len() >= 4 {
-            res.latency = format!("{} / {} / {}", words[1], words[2], words[3]);
-        } else if words.get(1) == Some(&"requests") {
-            res.requests = words[0].parse().unwrap();
-        } else if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            res.non2xx = n.trim().parse().unwrap();
-        } else if let Some(n) = line.strip_prefix("Requests/sec:") {
-            res.rps = n.trim().parse().unwrap();
-        }
-    }
-    assert!(res.requests > 0 && res.non2xx == 0, "unexpected wrk output: {text}");
+    let res = Wrk::parse(&text);
+    assert!(res.non2xx == 0, "unexpected wrk output: {text}");
     res
 }
 

@@ -198,20 +198,11 @@ fn request_text(method: &str, params_text: &str, id: usize) -> String {
     format!(r#"{{"method":{},"params":{params_text},"id":{id},"jsonrpc":"2.0"}}"#, Value::String(method.to_owned()))
 }
 
-/// UniValue's name for a value's type, for its type-mismatch message.
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn expected(v: &Value, want: &str) -> Failure {
-    Failure::Fatal(format!("JSON value of type {} is not of expected type {want}", type_name(v)))
+    Failure::Fatal(format!(
+        "JSON value of type {} is not of expected type {want}",
+        ferronode_httprpc::table::json_type_name(v)
+    ))
 }
 
 /// The result printed for a reply: nothing for null, a string as is, any
