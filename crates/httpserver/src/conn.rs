@@ -12,7 +12,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -21,7 +21,9 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, Notify};
+
+use crate::close::CloseWatch;
 
 /// Bookkeeping shared by a connection's task, its socket wrapper and the
 /// replies it sends.
@@ -37,11 +39,13 @@ pub(crate) struct ConnState {
     /// to arrive; 0 when no head is in progress.
     head_started_ms: AtomicU64,
     epoch: Instant,
+    /// `epoch` on the coarse clock.
+    epoch_coarse_ms: u64,
     /// Signalled when `inflight` drops to zero while `watching`.
     quiet: Notify,
     /// Set while the server stops: only then does the connection task need
     /// to hear about every settled reply.
-    watching: std::sync::atomic::AtomicBool,
+    watching: AtomicBool,
     /// The server-wide count of requests in flight.
     total: Arc<Inflight>,
 }
@@ -55,6 +59,10 @@ pub(crate) struct Inflight {
     /// Requests whose handler has not produced its whole reply yet.
     unfinished: AtomicUsize,
     changed: Notify,
+    /// Set once `stop()` waits: only then do the counters reaching zero
+    /// need to wake anyone. (Waking takes the `Notify`'s lock, which every
+    /// connection would otherwise meet whenever the server falls idle.)
+    watched: AtomicBool,
 }
 
 impl Inflight {
@@ -64,23 +72,26 @@ impl Inflight {
     }
 
     fn finish(&self) {
-        if self.unfinished.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.unfinished.fetch_sub(1, Ordering::SeqCst) == 1 && self.watched.load(Ordering::SeqCst) {
             self.changed.notify_waiters();
         }
     }
 
     fn sub(&self, n: usize) {
-        if n > 0 && self.count.fetch_sub(n, Ordering::AcqRel) == n {
+        if n > 0 && self.count.fetch_sub(n, Ordering::SeqCst) == n && self.watched.load(Ordering::SeqCst) {
             self.changed.notify_waiters();
         }
     }
 
     async fn wait(&self, counter: &AtomicUsize) {
+        // Set before the counter is read: a request that ends after the
+        // read sees the flag and wakes us (both sides are SeqCst).
+        self.watched.store(true, Ordering::SeqCst);
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if counter.load(Ordering::Acquire) == 0 {
+            if counter.load(Ordering::SeqCst) == 0 {
                 return;
             }
             notified.await;
@@ -110,14 +121,16 @@ impl ConnState {
             finished: AtomicUsize::new(0),
             last_activity_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(0),
-            watching: std::sync::atomic::AtomicBool::new(false),
+            watching: AtomicBool::new(false),
             epoch: Instant::now(),
+            epoch_coarse_ms: coarse_now_ms(),
             quiet: Notify::new(),
         }
     }
 
+    /// Milliseconds since `epoch`, to within a scheduler tick.
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+        coarse_now_ms().saturating_sub(self.epoch_coarse_ms).min(u64::MAX - 1)
     }
 
     fn touch(&self) {
@@ -160,6 +173,38 @@ impl ConnState {
             self.total.sub(done);
         }
     }
+}
+
+/// The coarse monotonic clock in milliseconds. Activity is stamped on every
+/// read and write of every connection but only ever compared with timeouts
+/// of seconds, so a clock that is a scheduler tick (a few ms) behind will do;
+/// reading it costs no time-stamp counter read (which in a virtual machine
+/// can be a paravirtual clock read).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn coarse_now_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec, and clock_gettime writes
+    // nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &raw mut ts) };
+    if rc != 0 {
+        // Not expected on Linux; every call then takes the precise clock.
+        return precise_now_ms();
+    }
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
+    secs.saturating_mul(1000).saturating_add(millis)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_now_ms() -> u64 {
+    precise_now_ms()
+}
+
+/// Milliseconds since the first call, on the precise monotonic clock.
+fn precise_now_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Counts one request from arrival until its reply is settled.
@@ -394,14 +439,16 @@ pub(crate) async fn serve<S: Stream>(
     stream: S,
     peer: crate::Peer,
     shared: Arc<crate::Shared>,
-    mut close: watch::Receiver<bool>,
+    close: CloseWatch,
     done: mpsc::Sender<()>,
 ) {
     let state = Arc::new(ConnState::new(Arc::clone(&shared.inflight)));
     state.touch();
+    let ctx = Arc::new(ConnContext { shared, peer, _done: done });
+    let (shared, peer) = (&ctx.shared, &ctx.peer);
     let mut io = TrackedIo { inner: stream, state: Arc::clone(&state), pending: Vec::new(), prefix: Bytes::new() };
     loop {
-        let served = Box::pin(serve_hyper(io, &peer, &shared, &mut close, &done)).await;
+        let served = Box::pin(serve_hyper(io, &ctx, &close)).await;
         let Served::Parked(parked) = served else { break };
         io = parked;
         if !io.prefix.is_empty() {
@@ -413,7 +460,7 @@ pub(crate) async fn serve<S: Stream>(
         let _parked = ParkedGuard::new(&shared.parked);
         tokio::select! {
             biased;
-            () = crate::stopped(&mut close) => break,
+            () = close.closed() => break,
             res = std::future::poll_fn(|cx| io.inner.poll_readable(cx)) => {
                 if res.is_err() {
                     break;
@@ -470,29 +517,30 @@ fn next_check(state: &ConnState, config: &crate::HttpConfig, stopping: bool) -> 
     tokio::time::Instant::from_std(soonest.unwrap_or(now + fallback).max(now + Duration::from_millis(1)))
 }
 
-async fn serve_hyper<S: Stream>(
-    io: TrackedIo<S>,
-    peer: &crate::Peer,
-    shared: &Arc<crate::Shared>,
-    close: &mut watch::Receiver<bool>,
-    done: &mpsc::Sender<()>,
-) -> Served<S> {
+/// What every request on one connection shares. Requests clone this `Arc`,
+/// which only their own connection touches, rather than the server-wide
+/// ones inside it.
+#[derive(Debug)]
+pub(crate) struct ConnContext {
+    pub(crate) shared: Arc<crate::Shared>,
+    pub(crate) peer: crate::Peer,
+    /// Keeps `stop()` waiting while the connection or one of its handlers
+    /// is alive; never sent on.
+    _done: mpsc::Sender<()>,
+}
+
+async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close: &CloseWatch) -> Served<S> {
+    let (shared, peer) = (&ctx.shared, &ctx.peer);
     let state = Arc::clone(&io.state);
     let service = {
         let state = Arc::clone(&state);
-        let shared = Arc::clone(shared);
-        let done = done.clone();
-        let peer = peer.clone();
+        let ctx = Arc::clone(ctx);
         hyper::service::service_fn(move |req| {
             let guard = RequestGuard::new(&state);
-            let shared = Arc::clone(&shared);
-            let done = done.clone();
-            let peer = peer.clone();
+            let ctx = Arc::clone(&ctx);
             // Boxed so that hyper's connection is Unpin and can be taken
             // apart when the connection is parked.
-            Box::pin(
-                async move { Ok::<_, std::convert::Infallible>(crate::dispatch(shared, peer, req, guard, done).await) },
-            )
+            Box::pin(async move { Ok::<_, std::convert::Infallible>(crate::dispatch(ctx, req, guard).await) })
         })
     };
     let mut conn = hyper::server::conn::http1::Builder::new()
@@ -523,7 +571,7 @@ async fn serve_hyper<S: Stream>(
                 }
                 return Served::Closed;
             }
-            () = crate::stopped(close), if !stopping => {
+            () = close.closed(), if !stopping => {
                 stopping = true;
                 state.watching.store(true, Ordering::Release);
                 if state.is_quiet() {

@@ -26,8 +26,12 @@ pub struct RequestHead {
     pub headers: HeaderMap,
     /// The client.
     pub peer: crate::Peer,
-    /// Values a handler's [`Handler::admit`] step hands to its
-    /// [`Handler::handle`] step (an authenticated user name, for example).
+    /// Who the handler's [`Handler::admit`] step authenticated the client
+    /// as (the user name of HTTP Basic authentication, say), for its
+    /// [`Handler::handle`] step. Shared, so passing it on costs no copy.
+    pub principal: Option<std::sync::Arc<str>>,
+    /// Other values a handler's [`Handler::admit`] step hands to its
+    /// [`Handler::handle`] step.
     pub extensions: Extensions,
 }
 

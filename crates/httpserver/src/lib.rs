@@ -29,6 +29,7 @@
 //! connections and clients stuck halfway through their headers therefore
 //! never delay shutdown.
 
+mod close;
 mod config;
 mod conn;
 mod handler;
@@ -124,7 +125,7 @@ impl MetricsHandle {
         let s = &self.shared;
         Metrics {
             open_connections: s.open_connections.load(Ordering::Relaxed),
-            queued: s.queue.queued(s.config.queue_depth),
+            queued: s.queue.queued(),
             running: s.queue.running(s.config.workers),
             rejected: s.queue.rejected.load(Ordering::Relaxed),
             parked: s.parked.load(Ordering::Relaxed),
@@ -149,6 +150,8 @@ pub(crate) struct Shared {
     refused_not_allowed: AtomicU64,
     refused_over_capacity: AtomicU64,
     inflight: Arc<conn::Inflight>,
+    /// Tells connections to close (once nothing is in flight).
+    closer: Arc<close::Closer>,
     allow: AllowList,
 }
 
@@ -164,8 +167,6 @@ pub struct HttpServer {
     unix_paths: Vec<PathBuf>,
     /// Tells the accept loops to stop accepting.
     stop_tx: watch::Sender<bool>,
-    /// Tells connections to close (once nothing is in flight).
-    close_tx: watch::Sender<bool>,
     /// Every task holds a clone; `stop()` waits until all are dropped.
     done_tx: Option<mpsc::Sender<()>>,
     done_rx: mpsc::Receiver<()>,
@@ -236,9 +237,9 @@ impl HttpServer {
             parked: AtomicUsize::new(0),
             accepted: AtomicU64::new(0),
             inflight: Arc::default(),
+            closer: Arc::default(),
         });
         let (stop_tx, _) = watch::channel(false);
-        let (close_tx, _) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
         Ok(Self {
             shared,
@@ -247,7 +248,6 @@ impl HttpServer {
             local_addrs,
             unix_paths,
             stop_tx,
-            close_tx,
             done_tx: Some(done_tx),
             done_rx,
         })
@@ -284,21 +284,13 @@ impl HttpServer {
         let Some(done) = self.done_tx.as_ref() else { return };
         tracing::debug!(target: "http", "Starting HTTP server");
         for listener in self.listeners.drain(..) {
-            let ctx = AcceptContext {
-                shared: Arc::clone(&self.shared),
-                stop: self.stop_tx.subscribe(),
-                close: self.close_tx.subscribe(),
-                done: done.clone(),
-            };
+            let ctx =
+                AcceptContext { shared: Arc::clone(&self.shared), stop: self.stop_tx.subscribe(), done: done.clone() };
             tokio::spawn(accept_tcp(listener, ctx));
         }
         for listener in self.unix_listeners.drain(..) {
-            let ctx = AcceptContext {
-                shared: Arc::clone(&self.shared),
-                stop: self.stop_tx.subscribe(),
-                close: self.close_tx.subscribe(),
-                done: done.clone(),
-            };
+            let ctx =
+                AcceptContext { shared: Arc::clone(&self.shared), stop: self.stop_tx.subscribe(), done: done.clone() };
             tokio::spawn(accept_unix(listener, ctx));
         }
     }
@@ -335,7 +327,7 @@ impl HttpServer {
         if tokio::time::timeout(self.shared.config.shutdown_flush_timeout, flush).await.is_err() {
             tracing::debug!(target: "http", "Timeout waiting for HTTP clients to read their replies, continuing shutdown");
         }
-        self.close_tx.send_replace(true);
+        self.shared.closer.close();
         drop(self.done_tx.take());
         // Returns None once every accept loop, connection and handler task
         // has dropped its sender.
@@ -344,6 +336,14 @@ impl HttpServer {
             let _ = std::fs::remove_file(path);
         }
         tracing::debug!(target: "http", "Stopped HTTP server");
+    }
+}
+
+impl Drop for HttpServer {
+    /// A server dropped without [`stop`](Self::stop) still closes its
+    /// connections (the accept loops end as their stop channel closes).
+    fn drop(&mut self) {
+        self.shared.closer.close();
     }
 }
 
@@ -377,7 +377,6 @@ fn bind_unix(ub: &UnixBind) -> std::io::Result<UnixListener> {
 struct AcceptContext {
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
-    close: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
 }
 
@@ -401,7 +400,7 @@ impl AcceptContext {
             });
             return;
         }
-        let close = self.close.clone();
+        let close = shared.closer.subscribe();
         let done = self.done.clone();
         tokio::spawn(async move {
             conn::serve(stream, peer, Arc::clone(&shared), close, done).await;
@@ -472,12 +471,11 @@ fn server_reply(status: StatusCode, body: &'static str) -> Response {
 
 /// Routes one request through the pipeline and turns the reply into hyper's.
 pub(crate) async fn dispatch(
-    shared: Arc<Shared>,
-    peer: Peer,
+    conn: Arc<conn::ConnContext>,
     req: hyper::Request<hyper::body::Incoming>,
     guard: RequestGuard,
-    done: mpsc::Sender<()>,
 ) -> hyper::Response<TrackedBody> {
+    let peer = conn.peer.clone();
     let (parts, body) = req.into_parts();
     // origin-form (`/path?query`), the usual case, without formatting
     let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
@@ -488,18 +486,18 @@ pub(crate) async fn dispatch(
     let _entered = span.enter();
     tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
     drop(_entered);
-    let reply = tracing::Instrument::instrument(route(&shared, peer, parts, body, target, done), span).await;
-    finalize(&shared, reply, guard)
+    let reply = tracing::Instrument::instrument(route(&conn, peer, parts, body, target), span).await;
+    finalize(&conn.shared, reply, guard)
 }
 
 async fn route(
-    shared: &Arc<Shared>,
+    conn: &Arc<conn::ConnContext>,
     peer: Peer,
     parts: hyper::http::request::Parts,
     body: hyper::body::Incoming,
     target: String,
-    done: mpsc::Sender<()>,
 ) -> Response {
+    let shared = &conn.shared;
     if shared.interrupted.load(Ordering::SeqCst) {
         tracing::debug!(target: "http", "Rejecting request while shutting down");
         return server_reply(StatusCode::SERVICE_UNAVAILABLE, "");
@@ -517,6 +515,7 @@ async fn route(
         version: parts.version,
         headers: parts.headers,
         peer,
+        principal: None,
         extensions: parts.extensions,
     };
     if let Admission::Reply(reply) = handler.admit(&mut head) {
@@ -527,8 +526,8 @@ async fn route(
         Err(BodyError::TooLarge) => return server_reply(StatusCode::PAYLOAD_TOO_LARGE, ""),
         Err(BodyError::Malformed) => return server_reply(StatusCode::BAD_REQUEST, ""),
     };
-    let permit = match shared.queue.acquire().await {
-        Ok(permit) => permit,
+    match shared.queue.acquire().await {
+        Ok(()) => {}
         Err(QueueFull) => {
             tracing::warn!("Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
             return server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
@@ -538,9 +537,8 @@ async fn route(
     // request); a panic becomes a 500, and if the client goes away mid-way
     // the rest of the handler is moved to a task of its own, as Core lets
     // handlers finish whatever happens to their client.
-    match (RunOrDetach { work: Some(handler.handle(Request { head, body })), permit: Some(permit), done: Some(done) })
-        .await
-    {
+    let slot = WorkSlot(Arc::clone(conn));
+    match (RunOrDetach { work: Some(handler.handle(Request { head, body })), slot: Some(slot) }).await {
         Ok(reply) => reply,
         Err(()) => {
             tracing::error!(target: "http", "handler panicked");
@@ -549,14 +547,24 @@ async fn route(
     }
 }
 
+/// A worker slot taken from the queue, returned when dropped. It keeps its
+/// connection's context (and so a `done` sender) alive: `stop()` waits for
+/// every handler, even one whose client has gone.
+struct WorkSlot(Arc<conn::ConnContext>);
+
+impl Drop for WorkSlot {
+    fn drop(&mut self) {
+        self.0.shared.queue.release();
+    }
+}
+
 /// Runs a handler inline while holding its worker slot. Dropped before the
-/// handler finished (the client went away), it hands the handler, the slot
-/// and a `done` sender to a new task, so the work completes and `stop()`
-/// still waits for it.
+/// handler finished (the client went away), it hands the handler and the
+/// slot to a new task, so the work completes and `stop()` still waits for
+/// it.
 struct RunOrDetach {
     work: Option<BoxFuture<Response>>,
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    done: Option<mpsc::Sender<()>>,
+    slot: Option<WorkSlot>,
 }
 
 impl std::future::Future for RunOrDetach {
@@ -573,7 +581,7 @@ impl std::future::Future for RunOrDetach {
             Err(_) => Err(()),
         };
         self.work = None;
-        self.permit = None;
+        self.slot = None;
         std::task::Poll::Ready(outcome)
     }
 }
@@ -581,11 +589,10 @@ impl std::future::Future for RunOrDetach {
 impl Drop for RunOrDetach {
     fn drop(&mut self) {
         if let Some(work) = self.work.take() {
-            let permit = self.permit.take();
-            let done = self.done.take();
+            let slot = self.slot.take();
             tokio::spawn(async move {
                 let finished = CatchUnwind(work).await;
-                drop((finished, permit, done));
+                drop((finished, slot));
             });
         }
     }

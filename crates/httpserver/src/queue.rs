@@ -1,61 +1,181 @@
 //! The bounded work queue: `workers` slots to run handlers, and at most
 //! `depth` requests waiting for one.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
-use std::sync::Arc;
-
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 
 /// The queue is full: the request must be answered 503 at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct QueueFull;
 
-/// Core's `WorkQueue`, as two semaphores.
+/// `waiting` is kept in the high half of the state word, `free` in the low.
+const ONE_WAITING: u64 = 1 << 32;
+
+fn free(state: u64) -> u64 {
+    state & (ONE_WAITING - 1)
+}
+
+fn waiting(state: u64) -> u64 {
+    state >> 32
+}
+
+/// Core's `WorkQueue`: `workers` slots to run handlers, and at most `depth`
+/// requests waiting for one, served first in, first out.
 ///
-/// A request first tries to take a worker slot. If none is free it needs a
-/// waiting slot; with none of those either, it is rejected. Tokio's semaphore
-/// is fair (first in, first out), so waiting requests run in arrival order and
-/// a newcomer never overtakes one that is already waiting.
+/// Free slots and waiting requests share one atomic word. While nobody
+/// waits, taking and returning a slot is one compare-and-swap each and
+/// touches no lock (a `tokio::sync::Semaphore` takes its lock on every
+/// release, and every request on every connection would meet there). Only
+/// when all slots are busy do requests queue under the mutex, and a
+/// returned slot then goes straight to the oldest waiter, so a newcomer
+/// never overtakes a request that is already waiting.
 #[derive(Debug)]
 pub(crate) struct WorkQueue {
-    workers: Arc<Semaphore>,
-    waiting: Semaphore,
+    depth: u64,
+    state: AtomicU64,
+    /// Changed only with `state`'s `waiting` half, under this lock.
+    waiters: Mutex<Waiters>,
     pub(crate) rejected: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Waiters {
+    queue: VecDeque<Waiter>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    grant: oneshot::Sender<()>,
 }
 
 impl WorkQueue {
     pub(crate) fn new(workers: usize, depth: usize) -> Self {
+        let workers = u64::try_from(workers.max(1)).unwrap_or(u64::MAX).min(ONE_WAITING - 1);
         Self {
-            workers: Arc::new(Semaphore::new(workers.max(1))),
-            waiting: Semaphore::new(depth.max(1)),
+            depth: u64::try_from(depth.max(1)).unwrap_or(u64::MAX),
+            state: AtomicU64::new(workers),
+            waiters: Mutex::new(Waiters::default()),
             rejected: AtomicU64::new(0),
         }
     }
 
-    /// Waits for a worker slot, or fails at once when the queue is full.
-    pub(crate) async fn acquire(&self) -> Result<OwnedSemaphorePermit, QueueFull> {
-        if let Ok(worker) = Arc::clone(&self.workers).try_acquire_owned() {
-            return Ok(worker);
+    /// Takes a free slot if nobody is waiting for one.
+    fn try_take(&self, mut state: u64) -> Result<(), u64> {
+        while waiting(state) == 0 && free(state) > 0 {
+            match self.state.compare_exchange_weak(state, state - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(()),
+                Err(now) => state = now,
+            }
         }
-        let Ok(place) = self.waiting.try_acquire() else {
-            self.rejected.fetch_add(1, Ordering::Relaxed);
-            return Err(QueueFull);
+        Err(state)
+    }
+
+    /// Waits for a worker slot, or fails at once when the queue is full.
+    /// The slot is held until [`release`](Self::release).
+    pub(crate) async fn acquire(&self) -> Result<(), QueueFull> {
+        let Err(_) = self.try_take(self.state.load(Ordering::Acquire)) else { return Ok(()) };
+        let (id, grant) = {
+            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = self.state.load(Ordering::Acquire);
+            loop {
+                state = match self.try_take(state) {
+                    Ok(()) => return Ok(()),
+                    Err(state) => state,
+                };
+                if waiting(state) >= self.depth {
+                    self.rejected.fetch_add(1, Ordering::Relaxed);
+                    return Err(QueueFull);
+                }
+                match self.state.compare_exchange(state, state + ONE_WAITING, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => break,
+                    Err(now) => state = now,
+                }
+            }
+            let (tx, rx) = oneshot::channel();
+            let id = waiters.next_id;
+            waiters.next_id += 1;
+            waiters.queue.push_back(Waiter { id, grant: tx });
+            (id, rx)
         };
-        // The semaphore is never closed, so acquire cannot fail.
-        let worker = Arc::clone(&self.workers).acquire_owned().await.map_err(|_| QueueFull)?;
-        drop(place);
-        Ok(worker)
+        let mut wait = Wait { queue: self, id, grant: Some(grant) };
+        let granted = match wait.grant.as_mut() {
+            Some(grant) => grant.await.is_ok(),
+            None => false,
+        };
+        wait.grant = None;
+        // The sender is only dropped unsent once the queue itself is gone.
+        if granted {
+            Ok(())
+        } else {
+            Err(QueueFull)
+        }
+    }
+
+    /// Returns a slot: to the oldest waiter if there is one, else to the pool.
+    pub(crate) fn release(&self) {
+        let mut state = self.state.load(Ordering::Acquire);
+        while waiting(state) == 0 {
+            match self.state.compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let Some(waiter) = waiters.queue.pop_front() else {
+                // Nobody is left waiting (`waiting` only changes under the lock).
+                self.state.fetch_add(1, Ordering::AcqRel);
+                return;
+            };
+            self.state.fetch_sub(ONE_WAITING, Ordering::AcqRel);
+            if waiter.grant.send(()).is_ok() {
+                return;
+            }
+        }
     }
 
     /// Requests waiting for a worker.
-    pub(crate) fn queued(&self, depth: usize) -> usize {
-        depth.max(1) - self.waiting.available_permits()
+    pub(crate) fn queued(&self) -> usize {
+        usize::try_from(waiting(self.state.load(Ordering::Acquire))).unwrap_or(usize::MAX)
     }
 
     /// Handlers running now.
     pub(crate) fn running(&self, workers: usize) -> usize {
-        workers.max(1) - self.workers.available_permits()
+        let free = usize::try_from(free(self.state.load(Ordering::Acquire))).unwrap_or(usize::MAX);
+        workers.max(1).saturating_sub(free)
+    }
+}
+
+/// A request waiting in the queue. Dropped before it got its slot (the
+/// client went away), it leaves the queue; dropped just after the slot was
+/// handed to it, it hands the slot on.
+struct Wait<'a> {
+    queue: &'a WorkQueue,
+    id: u64,
+    grant: Option<oneshot::Receiver<()>>,
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        let Some(mut grant) = self.grant.take() else { return };
+        {
+            let mut waiters = self.queue.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(pos) = waiters.queue.iter().position(|w| w.id == self.id) {
+                waiters.queue.remove(pos);
+                self.queue.state.fetch_sub(ONE_WAITING, Ordering::AcqRel);
+                return;
+            }
+        }
+        // Not in the queue any more: a slot was sent (under the lock, so it
+        // has arrived by now). Pass it on.
+        if grant.try_recv().is_ok() {
+            self.queue.release();
+        }
     }
 }
 
@@ -66,18 +186,104 @@ mod tests {
     #[tokio::test]
     async fn rejects_beyond_workers_plus_depth() {
         let q = WorkQueue::new(2, 1);
-        let a = q.acquire().await.expect("free worker");
-        let _b = q.acquire().await.expect("free worker");
+        q.acquire().await.expect("free worker");
+        q.acquire().await.expect("free worker");
         // third waits in the queue
         let waiter = q.acquire();
         tokio::pin!(waiter);
         assert!(futures_poll_once(waiter.as_mut()).await.is_none());
-        assert_eq!(q.queued(1), 1);
+        assert_eq!(q.queued(), 1);
         // fourth finds the queue full
         assert_eq!(q.acquire().await.err(), Some(QueueFull));
-        drop(a);
+        q.release();
         assert!(waiter.await.is_ok());
+        assert_eq!(q.running(2), 2, "the slot went to the waiter");
         assert_eq!(q.rejected.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn waiters_are_served_in_order_and_newcomers_queue_behind_them() {
+        let q = WorkQueue::new(1, 3);
+        q.acquire().await.expect("free worker");
+        let first = q.acquire();
+        let second = q.acquire();
+        tokio::pin!(first, second);
+        assert!(futures_poll_once(first.as_mut()).await.is_none());
+        assert!(futures_poll_once(second.as_mut()).await.is_none());
+        q.release();
+        // the slot went to `first`; a newcomer finds nothing free
+        assert!(futures_poll_once(second.as_mut()).await.is_none());
+        let newcomer = q.acquire();
+        tokio::pin!(newcomer);
+        assert!(futures_poll_once(newcomer.as_mut()).await.is_none());
+        assert!(first.await.is_ok());
+        q.release();
+        assert!(second.await.is_ok());
+        assert!(futures_poll_once(newcomer.as_mut()).await.is_none());
+        q.release();
+        assert!(newcomer.await.is_ok());
+        q.release();
+        assert_eq!((q.running(1), q.queued()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_goes_away_leaves_its_place() {
+        let q = WorkQueue::new(1, 1);
+        q.acquire().await.expect("free worker");
+        {
+            let gone = q.acquire();
+            tokio::pin!(gone);
+            assert!(futures_poll_once(gone.as_mut()).await.is_none());
+            assert_eq!(q.queued(), 1);
+        }
+        assert_eq!(q.queued(), 0, "a dropped waiter leaves the queue");
+        let next = q.acquire();
+        tokio::pin!(next);
+        assert!(futures_poll_once(next.as_mut()).await.is_none(), "its place can be taken");
+        q.release();
+        assert!(next.await.is_ok());
+        q.release();
+        assert_eq!(q.running(1), 0);
+    }
+
+    #[test]
+    fn never_more_running_than_workers_under_contention() {
+        use std::sync::atomic::AtomicUsize;
+        use std::sync::Arc;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("runtime");
+        let q = Arc::new(WorkQueue::new(3, 1000));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..400)
+                .map(|i| {
+                    let (q, running, peak) = (Arc::clone(&q), Arc::clone(&running), Arc::clone(&peak));
+                    tokio::spawn(async move {
+                        if i % 7 == 0 {
+                            // some give up while waiting
+                            let waited = tokio::time::timeout(std::time::Duration::from_micros(50), q.acquire()).await;
+                            if let Ok(Ok(())) = waited {
+                                q.release();
+                            }
+                            return;
+                        }
+                        q.acquire().await.expect("depth 1000 is never full here");
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        q.release();
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("no panic");
+            }
+        });
+        // Timed-out waiters may have been granted a slot as they left; they
+        // must have handed it on, so everything is free at the end.
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert_eq!((q.running(3), q.queued()), (0, 0));
     }
 
     async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {
