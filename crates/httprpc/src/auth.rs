@@ -7,6 +7,7 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use bitcoin_hashes::{hmac, sha256, Hash as _, HashEngine as _};
@@ -175,8 +176,25 @@ pub struct Credentials {
     /// Authorization headers already verified, by SHA-256 of the header, so
     /// a client that sends the same valid credentials on every request pays
     /// one hash instead of an HMAC per entry. Failures are never cached.
-    verified: std::sync::RwLock<std::collections::HashMap<[u8; 32], String>>,
+    verified: std::sync::RwLock<std::collections::HashMap<[u8; 32], Arc<str>>>,
+    /// Tells this set apart in [`LAST_VERIFIED`] (sets never change once
+    /// built, so an entry stays valid for as long as its set lives).
+    id: u64,
 }
+
+/// Each thread's last verified `Authorization` header: (credential set,
+/// header, user). A client sends the same header on every request, so the
+/// usual check is one timing-resistant comparison, touching no lock and no
+/// memory shared with the other worker threads.
+type LastVerified = Option<(u64, Box<[u8]>, Arc<str>)>;
+
+thread_local! {
+    static LAST_VERIFIED: std::cell::RefCell<LastVerified> = const { std::cell::RefCell::new(None) };
+}
+
+/// Numbers credential sets for [`LAST_VERIFIED`] (0 is left to sets made
+/// by `Default`, which accept nothing).
+static NEXT_CREDENTIALS_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Verified headers remembered at most (the cache is cleared past it).
 const VERIFIED_CACHE: usize = 256;
@@ -249,7 +267,8 @@ impl Credentials {
     /// # Errors
     /// [`AuthError::InvalidRpcAuth`] or [`AuthError::Cookie`].
     pub fn init(config: &AuthConfig) -> Result<(Self, Option<CookieFile>), AuthError> {
-        let mut creds = Self::default();
+        let mut creds =
+            Self { id: NEXT_CREDENTIALS_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed), ..Self::default() };
         let mut cookie = None;
         let (user, pass) = if config.password.is_empty() {
             match &config.cookie {
@@ -299,17 +318,33 @@ impl Credentials {
     /// Checks an `Authorization` header value. Returns the user name when the
     /// credentials are valid.
     #[must_use]
-    pub fn check(&self, authorization: &str) -> Option<String> {
+    pub fn check(&self, authorization: &str) -> Option<Arc<str>> {
+        let header = authorization.as_bytes();
+        let memo = LAST_VERIFIED.with_borrow(|last| match last {
+            // timing depends on the length of the header presented only
+            Some((id, known, user)) if *id == self.id && timing_resistant_eq(header, known) => Some(Arc::clone(user)),
+            _ => None,
+        });
+        if memo.is_some() {
+            return memo;
+        }
+        let user = self.check_cached(authorization)?;
+        LAST_VERIFIED.set(Some((self.id, header.into(), Arc::clone(&user))));
+        Some(user)
+    }
+
+    /// [`check`](Self::check) through the shared cache of verified headers.
+    fn check_cached(&self, authorization: &str) -> Option<Arc<str>> {
         let digest = sha256::Hash::hash(authorization.as_bytes()).to_byte_array();
         if let Some(user) = self.verified.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&digest) {
-            return Some(user.clone());
+            return Some(Arc::clone(user));
         }
-        let user = self.check_uncached(authorization)?;
+        let user: Arc<str> = self.check_uncached(authorization)?.into();
         let mut cache = self.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= VERIFIED_CACHE {
             cache.clear();
         }
-        cache.insert(digest, user.clone());
+        cache.insert(digest, Arc::clone(&user));
         Some(user)
     }
 
@@ -428,6 +463,27 @@ mod tests {
         assert_eq!(creds.check(&basic("nocolon")), None);
         assert_eq!(creds.check("Bearer x"), None);
         assert_eq!(creds.check(&format!("{}  ", basic("u:p:w"))), Some("u".into()));
+    }
+
+    #[test]
+    fn remembered_headers_stay_with_their_credential_set() {
+        let a = Credentials::init(&AuthConfig { user: "u".into(), password: "p".into(), ..AuthConfig::default() })
+            .unwrap()
+            .0;
+        let b = Credentials::init(&AuthConfig { user: "u".into(), password: "q".into(), ..AuthConfig::default() })
+            .unwrap()
+            .0;
+        for _ in 0..3 {
+            assert_eq!(a.check(&basic("u:p")), Some("u".into()));
+            // the header `a` just accepted means nothing to `b`, nor to a set
+            // that accepts nobody
+            assert_eq!(b.check(&basic("u:p")), None);
+            assert_eq!(Credentials::default().check(&basic("u:p")), None);
+            // a header differing in its last byte, or longer, is refused
+            assert_eq!(a.check(&basic("u:q")), None);
+            assert_eq!(a.check(&format!("{}A", basic("u:p"))), None);
+            assert_eq!(b.check(&basic("u:q")), Some("u".into()));
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use ferronode_httpserver::{
 };
 
 use crate::auth::{AuthConfig, AuthError, Credentials, Forbidden, Whitelist};
-use crate::request::{batch_method, parse_body, parse_request, Body, ReplyShape, Version};
+use crate::request::{batch_method, parse_body, parse_object, parse_request, Body, ReplyShape, Version};
 use crate::server::{Caller, RpcServer};
 use crate::RpcError;
 
@@ -18,10 +18,6 @@ use crate::RpcError;
 pub const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(250);
 
 const WWW_AUTHENTICATE: &str = "Basic realm=\"jsonrpc\"";
-
-/// The authenticated user, handed from `admit` to `handle`.
-#[derive(Debug, Clone)]
-struct AuthUser(String);
 
 /// Serves JSON-RPC on `/` (and, later, `/wallet/`).
 #[derive(Debug)]
@@ -37,8 +33,16 @@ fn unauthorized() -> Response {
         .header(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE))
 }
 
+/// Replies up to this size are trimmed to their length before sending.
+const SHRINK_REPLIES_UP_TO: usize = 4096;
+
 fn json_reply(status: HttpStatus, mut text: String) -> Response {
     text.push('\n');
+    if text.len() <= SHRINK_REPLIES_UP_TO {
+        // A buffer with spare room would cost `Bytes` an allocation of its
+        // own; giving small ones back their slack is cheaper.
+        text.shrink_to_fit();
+    }
     Response::with_body(status, text).header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
 }
 
@@ -54,7 +58,7 @@ impl Handler for JsonRpcHandler {
         };
         match authorization.to_str().ok().and_then(|a| self.credentials.check(a)) {
             Some(user) => {
-                head.extensions.insert(AuthUser(user));
+                head.principal = Some(user);
                 Admission::Proceed
             }
             None => {
@@ -82,7 +86,7 @@ impl Handler for JsonRpcHandler {
         let Request { mut head, body } = req;
         Box::pin(async move {
             let caller = Caller {
-                user: head.extensions.remove::<AuthUser>().map(|u| u.0).unwrap_or_default(),
+                user: head.principal.take().unwrap_or_else(|| Arc::from("")),
                 uri: head.target,
                 peer: Some(head.peer),
             };
@@ -105,8 +109,8 @@ async fn execute_http(rpc: &RpcServer, whitelist: &Whitelist, body: &[u8], calle
     }
     match parsed {
         Body::Other => legacy_error(&shape, RpcError::parse("Top-level object parse error")),
-        Body::Single(raw) => {
-            let req = match parse_request(raw, &mut shape) {
+        Body::Single(object) => {
+            let req = match parse_object(object, &mut shape) {
                 Ok(req) => req,
                 Err(e) => return legacy_error(&shape, e),
             };

@@ -193,11 +193,57 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     }
 }
 
+/// A request object: the first `id`, `jsonrpc`, `method` and `params`
+/// members (values still raw). Other members are checked as JSON (and
+/// UTF-8) and skipped; nothing is collected, so reading one costs no
+/// allocation.
+#[derive(Debug, Default)]
+pub struct Object<'a> {
+    id: Option<&'a RawValue>,
+    jsonrpc: Option<&'a RawValue>,
+    method: Option<&'a RawValue>,
+    params: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Object<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Object<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut object = Object::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    let slot = match &*key.0 {
+                        "id" => &mut object.id,
+                        "jsonrpc" => &mut object.jsonrpc,
+                        "method" => &mut object.method,
+                        "params" => &mut object.params,
+                        _ => {
+                            // read as raw text rather than `IgnoredAny`, which
+                            // would let invalid UTF-8 in a string through
+                            map.next_value::<&'de RawValue>()?;
+                            continue;
+                        }
+                    };
+                    let value = map.next_value::<&'de RawValue>()?;
+                    // the first of duplicate keys counts, as in `Members::first`
+                    slot.get_or_insert(value);
+                }
+                Ok(object)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 /// The top level of a request body.
 #[derive(Debug)]
 pub enum Body<'a> {
-    /// One request object.
-    Single(&'a RawValue),
+    /// One request object, parsed in the same pass that checked the body.
+    Single(Object<'a>),
     /// A batch.
     Batch(Vec<&'a RawValue>),
     /// Valid JSON that is neither (Core answers `Top-level object parse
@@ -214,9 +260,15 @@ pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
     if nesting_depth(body) > MAX_JSON_DEPTH {
         return Err(RpcError::parse("Parse error"));
     }
+    let first = body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first == Some(&b'{') {
+        // Every valid JSON object reads as members, so one pass both checks
+        // the body and splits the request.
+        let object: Object<'_> = serde_json::from_slice(body).map_err(|_| RpcError::parse("Parse error"))?;
+        return Ok(Body::Single(object));
+    }
     let raw: &RawValue = serde_json::from_slice(body).map_err(|_| RpcError::parse("Parse error"))?;
     match raw.get().as_bytes().first() {
-        Some(b'{') => Ok(Body::Single(raw)),
         Some(b'[') => {
             let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| RpcError::parse("Parse error"))?;
             Ok(Body::Batch(items))
@@ -295,11 +347,19 @@ pub fn parse_request(raw: &RawValue, shape: &mut ReplyShape) -> Result<JsonRpcRe
     if !raw.get().starts_with('{') {
         return Err(RpcError::invalid_request("Invalid Request object"));
     }
-    let members: Members<'_> =
+    let object: Object<'_> =
         serde_json::from_str(raw.get()).map_err(|_| RpcError::invalid_request("Invalid Request object"))?;
-    shape.id = members.first("id").map(value);
+    parse_object(object, shape)
+}
+
+/// [`parse_request`] for a body's single request object.
+///
+/// # Errors
+/// As [`parse_request`].
+pub fn parse_object(object: Object<'_>, shape: &mut ReplyShape) -> Result<JsonRpcRequest, RpcError> {
+    shape.id = object.id.map(value);
     shape.version = Version::Legacy;
-    if let Some(raw) = members.first("jsonrpc") {
+    if let Some(raw) = object.jsonrpc {
         match raw.get() {
             // the usual spellings, without building a value
             "\"2.0\"" => shape.version = Version::V2,
@@ -313,12 +373,12 @@ pub fn parse_request(raw: &RawValue, shape: &mut ReplyShape) -> Result<JsonRpcRe
             },
         }
     }
-    let method = match members.first("method").map(value) {
+    let method = match object.method.map(value) {
         None | Some(Value::Null) => return Err(RpcError::invalid_request("Missing method")),
         Some(Value::String(s)) => s,
         Some(_) => return Err(RpcError::invalid_request("Method must be a string")),
     };
-    let params = match members.first("params") {
+    let params = match object.params {
         None => Params::Positional(Vec::new()),
         Some(raw) => match raw.get().as_bytes().first() {
             Some(b'[') => match value(raw) {
@@ -429,6 +489,11 @@ mod tests {
     #[test]
     fn bodies() {
         assert!(matches!(parse_body(b"{}"), Ok(Body::Single(_))));
+        assert!(matches!(parse_body(b" \r\n\t{\"id\":1} \n"), Ok(Body::Single(_))));
+        assert_eq!(parse_body(b"{} x").unwrap_err().message, "Parse error");
+        assert_eq!(parse_body(b"\x0c{}").unwrap_err().message, "Parse error");
+        assert_eq!(parse_body(b"{\"a\":1,}").unwrap_err().message, "Parse error");
+        assert_eq!(parse_body(b"{\"a\":\"\xff\"}").unwrap_err().message, "Parse error");
         assert!(matches!(parse_body(b" [1, {}] "), Ok(Body::Batch(v)) if v.len() == 2));
         assert_eq!(parse_body(b"").unwrap_err().message, "Parse error");
         assert_eq!(parse_body(b"{").unwrap_err().message, "Parse error");

@@ -162,7 +162,7 @@ impl RpcServer {
         if let Some(status) = self.warmup_status() {
             return Err(RpcError::new(codes::RPC_IN_WARMUP, status));
         }
-        let Some(cmd) = self.state.table.get(&req.method).cloned() else {
+        let Some(cmd) = self.state.table.get(&req.method) else {
             return Err(RpcError::method_not_found());
         };
         let _active = ActiveGuard::new(&self.state, cmd.name);
@@ -208,7 +208,7 @@ impl Drop for ActiveGuard<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
     /// The authenticated user name.
-    pub user: String,
+    pub user: std::sync::Arc<str>,
     /// The request URI (`/` or `/wallet/<name>`).
     pub uri: String,
     /// The client, when the call came over HTTP.

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ferronode_httprpc::request::{parse_body, parse_request, Body, Params, ReplyShape};
+use ferronode_httprpc::request::{parse_body, parse_object, parse_request, Body, Params, ReplyShape, MAX_JSON_DEPTH};
 use ferronode_httprpc::table::named_to_positional;
 use ferronode_httprpc::{Arg, ArgType};
 use proptest::prelude::*;
@@ -25,22 +25,40 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+fn use_request(
+    req: Result<ferronode_httprpc::request::JsonRpcRequest, ferronode_httprpc::RpcError>,
+    shape: &ReplyShape,
+) {
+    if let Ok(req) = req {
+        let _ = shape.reply(Ok(Value::Null));
+        if let Params::Named(named) = req.params {
+            let args = [Arg::required("a|b", ArgType::Num, ""), Arg::optional("c", ArgType::Str, "")];
+            let _ = named_to_positional(&args, named);
+        }
+    }
+}
+
 fn exercise(bytes: &[u8]) {
-    if let Ok(body) = parse_body(bytes) {
+    // The body is accepted exactly when it is JSON (within the depth limit),
+    // whichever way it is read.
+    let is_json = serde_json::from_slice::<&serde_json::value::RawValue>(bytes).is_ok();
+    let parsed = parse_body(bytes);
+    assert!(parsed.is_err() || is_json, "accepted a body that is not JSON: {:?}", String::from_utf8_lossy(bytes));
+    assert!(
+        parsed.is_ok() || !is_json || bytes.len() > MAX_JSON_DEPTH,
+        "refused JSON: {:?}",
+        String::from_utf8_lossy(bytes)
+    );
+    if let Ok(body) = parsed {
         let mut shape = ReplyShape::default();
-        let items = match body {
-            Body::Single(r) => vec![r],
-            Body::Batch(b) => b,
-            Body::Other => vec![],
-        };
-        for raw in items {
-            if let Ok(req) = parse_request(raw, &mut shape) {
-                let _ = shape.reply(Ok(Value::Null));
-                if let Params::Named(named) = req.params {
-                    let args = [Arg::required("a|b", ArgType::Num, ""), Arg::optional("c", ArgType::Str, "")];
-                    let _ = named_to_positional(&args, named);
+        match body {
+            Body::Single(object) => use_request(parse_object(object, &mut shape), &shape),
+            Body::Batch(items) => {
+                for raw in items {
+                    use_request(parse_request(raw, &mut shape), &shape);
                 }
             }
+            Body::Other => {}
         }
     }
 }

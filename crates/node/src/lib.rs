@@ -212,7 +212,7 @@ impl ferronode_rest::Source for RestSource {
             params: ferronode_httprpc::request::Params::Positional(params.as_array().cloned().unwrap_or_default()),
         };
         Box::pin(async move {
-            let caller = ferronode_httprpc::Caller { user: String::new(), uri: "/".into(), peer: None };
+            let caller = ferronode_httprpc::Caller { user: std::sync::Arc::from(""), uri: "/".into(), peer: None };
             rpc.execute(request, caller).await.map_err(|e| (e.code, e.message))
         })
     }

@@ -18,7 +18,7 @@ pub mod txjson;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -137,6 +137,9 @@ struct State {
     invalid: std::collections::HashSet<BlockHash>,
     /// The tip (hash, height), for long polls.
     tip_tx: tokio::sync::watch::Sender<(BlockHash, u32)>,
+    /// The tip's height, set with `tip_tx` (shared with [`Chain`], so that
+    /// `getblockcount` reads it without the chain lock).
+    tip_height: std::sync::Arc<AtomicU32>,
     /// Transactions waiting to be mined.
     mempool: mempool::Mempool,
     /// `-minrelaytxfee` in satoshis per 1000 virtual bytes.
@@ -195,6 +198,7 @@ impl State {
     fn publish_tip(&self) {
         if let Some(h) = self.active.last() {
             let height = u32::try_from(self.active.len() - 1).unwrap_or(u32::MAX);
+            self.tip_height.store(height, Ordering::Release);
             self.tip_tx.send_replace((*h, height));
         }
     }
@@ -216,6 +220,9 @@ pub struct Chain {
     mocktime: std::sync::Arc<AtomicU64>,
     /// Initial block download; latches to false (shared with the state).
     ibd: std::sync::Arc<AtomicBool>,
+    /// The tip's height (shared with the state, which sets it whenever the
+    /// active chain changes, under the chain lock).
+    tip_height: std::sync::Arc<AtomicU32>,
     /// Whether `open` created the chain (wrote the genesis block).
     fresh: bool,
 }
@@ -356,6 +363,7 @@ impl Chain {
             filters,
             invalid: std::collections::HashSet::new(),
             tip_tx: tokio::sync::watch::channel((BlockHash::all_zeros(), 0)).0,
+            tip_height: std::sync::Arc::new(AtomicU32::new(0)),
             mempool: mempool::Mempool::new(),
             min_relay_fee: DEFAULT_MIN_RELAY_FEE,
             mempool_file: None,
@@ -398,12 +406,14 @@ impl Chain {
         state.publish_tip();
         let mocktime = std::sync::Arc::clone(&state.mocktime);
         let ibd = std::sync::Arc::clone(&state.ibd);
+        let tip_height = std::sync::Arc::clone(&state.tip_height);
         let chain = Self {
             state: Mutex::new(state),
             fatal: std::sync::OnceLock::new(),
             warnings: Mutex::new(Vec::new()),
             mocktime,
             ibd,
+            tip_height,
             fresh,
         };
         chain.verify_tip()?;
@@ -492,7 +502,7 @@ impl Chain {
     /// Height of the tip.
     #[must_use]
     pub fn height(&self) -> u32 {
-        u32::try_from(self.lock().active.len().saturating_sub(1)).unwrap_or(u32::MAX)
+        self.tip_height.load(Ordering::Acquire)
     }
 
     /// Hash of the tip.

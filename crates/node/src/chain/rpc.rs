@@ -20,7 +20,12 @@ pub const CLIENT_VERSION: u32 = 100;
 pub type ChainSlot = Arc<OnceLock<Arc<Chain>>>;
 
 fn chain(slot: &ChainSlot) -> Result<Arc<Chain>, RpcError> {
-    slot.get().cloned().ok_or_else(|| RpcError::new(codes::RPC_IN_WARMUP, "Loading block index…"))
+    chain_ref(slot).cloned()
+}
+
+/// The chain, borrowed, for commands that finish before they return.
+fn chain_ref(slot: &ChainSlot) -> Result<&Arc<Chain>, RpcError> {
+    slot.get().ok_or_else(|| RpcError::new(codes::RPC_IN_WARMUP, "Loading block index…"))
 }
 
 /// Runs blocking chain work off the async workers.
@@ -653,10 +658,7 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
             "blockchain",
             "getblockcount",
             "Returns the height of the most-work fully-validated chain.\nThe genesis block has height 0.",
-            move |_, _| {
-                let s = s.clone();
-                async move { Ok(json!(chain(&s)?.height())) }
-            },
+            move |_, _| std::future::ready(chain_ref(&s).map(|c| json!(c.height()))),
         )
         .result_help("Result:\nn    (numeric) The current block count"),
     );
