@@ -43,7 +43,7 @@ pub fn register_control_commands(table: &mut RpcTable) {
         .result_help("Result:\n\"str\"    (string) A string with the content 'ferronode stopping'"),
     );
     table.add(
-        Command::new("control", "uptime", "Returns the total uptime of the server.", |_, ctx| async move {
+        Command::sync("control", "uptime", "Returns the total uptime of the server.", |_, ctx| {
             Ok(json!(ctx.uptime().as_secs()))
         })
         .result_help(

@@ -12,7 +12,10 @@
 //! - [`request`]: parsing request bodies and building replies (no I/O).
 //! - [`table`]: the command table. Commands are data: name, category,
 //!   arguments (for named parameters, type checks and help) and a handler.
-//!   Any crate adds its commands through [`RpcTable::add`].
+//!   Any crate adds its commands through [`RpcTable::add`]. A handler that
+//!   may wait is async ([`Command::new`]); one that answers from what it
+//!   can read at once is a plain function ([`Command::sync`]), called
+//!   inline with no future to allocate.
 //! - [`RpcServer`]: the table's lifecycle (Core's StartRPC, InterruptRPC,
 //!   StopRPC), warmup and the list of running commands.
 //! - [`HttpRpc`]: the HTTP side (StartHTTPRPC, StopHTTPRPC): authentication

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::auth::CookieFile;
 use crate::request::{JsonRpcRequest, Params};
-use crate::table::{named_to_positional, RpcTable};
+use crate::table::{named_to_positional, CommandFn, RpcTable};
 use crate::{codes, RpcError};
 
 /// Asks the embedding program to shut down (the `stop` command calls it).
@@ -172,7 +172,10 @@ impl RpcServer {
         };
         cmd.check_params(&params)?;
         let ctx = CallContext { server: self.clone(), caller };
-        (cmd.handler)(params, ctx).await
+        match &cmd.handler {
+            CommandFn::Sync(f) => f(params, &ctx),
+            CommandFn::Async(f) => f(params, ctx).await,
+        }
     }
 }
 

@@ -113,9 +113,32 @@ impl Arg {
 /// The future a command returns.
 pub type CommandFuture = BoxFuture<Result<Value, RpcError>>;
 
-/// A command's implementation: positional parameters (named ones already
-/// mapped to positions) and the call's context.
-pub type CommandFn = Arc<dyn Fn(Vec<Value>, CallContext) -> CommandFuture + Send + Sync>;
+/// An async command: positional parameters (named ones already mapped to
+/// positions) and the call's context, to a future of the result.
+pub type AsyncCommandFn = Arc<dyn Fn(Vec<Value>, CallContext) -> CommandFuture + Send + Sync>;
+
+/// A command that answers at once: parameters and context to the result.
+pub type SyncCommandFn = Arc<dyn Fn(Vec<Value>, &CallContext) -> Result<Value, RpcError> + Send + Sync>;
+
+/// A command's implementation.
+#[derive(Clone)]
+pub enum CommandFn {
+    /// A command that may wait (for the chain, a long poll, a timer).
+    Async(AsyncCommandFn),
+    /// A command that answers at once from what it can read without
+    /// waiting (`getblockcount`, `uptime`): called inline, with no future
+    /// to allocate and poll.
+    Sync(SyncCommandFn),
+}
+
+impl std::fmt::Debug for CommandFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Async(_) => "CommandFn::Async",
+            Self::Sync(_) => "CommandFn::Sync",
+        })
+    }
+}
 
 /// One entry of the command table.
 #[derive(Clone)]
@@ -155,8 +178,16 @@ impl Command {
             args: Vec::new(),
             description,
             result_help: "",
-            handler: Arc::new(move |params, ctx| Box::pin(f(params, ctx))),
+            handler: CommandFn::Async(Arc::new(move |params, ctx| Box::pin(f(params, ctx)))),
         }
+    }
+
+    /// A command that answers without waiting (see [`CommandFn::Sync`]).
+    pub fn sync<F>(category: &'static str, name: &'static str, description: &'static str, f: F) -> Self
+    where
+        F: Fn(Vec<Value>, &CallContext) -> Result<Value, RpcError> + Send + Sync + 'static,
+    {
+        Self { category, name, args: Vec::new(), description, result_help: "", handler: CommandFn::Sync(Arc::new(f)) }
     }
 
     /// Adds an argument.

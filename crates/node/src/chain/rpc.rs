@@ -654,11 +654,11 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     );
     let s = slot.clone();
     table.add(
-        Command::new(
+        Command::sync(
             "blockchain",
             "getblockcount",
             "Returns the height of the most-work fully-validated chain.\nThe genesis block has height 0.",
-            move |_, _| std::future::ready(chain_ref(&s).map(|c| json!(c.height()))),
+            move |_, _| chain_ref(&s).map(|c| json!(c.height())),
         )
         .result_help("Result:\nn    (numeric) The current block count"),
     );
