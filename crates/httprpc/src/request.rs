@@ -314,6 +314,19 @@ fn value(raw: &RawValue) -> Value {
     serde::Deserialize::deserialize(&mut de).unwrap_or(Value::Null)
 }
 
+/// A request's `id`. The usual one, a small unsigned integer, is built
+/// directly: its digits read back unchanged, so the reply repeats it
+/// verbatim, and it costs one allocation instead of the three of a full
+/// parse of an arbitrary-precision number.
+fn id_value(raw: &RawValue) -> Value {
+    let text = raw.get();
+    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
+    match text.parse::<u64>() {
+        Ok(n) if plain => Value::Number(n.into()),
+        _ => value(raw),
+    }
+}
+
 /// The `method` member of a batch element as Core's whitelist check reads
 /// it (`find_value("method").get_str()`).
 ///
@@ -357,7 +370,7 @@ pub fn parse_request(raw: &RawValue, shape: &mut ReplyShape) -> Result<JsonRpcRe
 /// # Errors
 /// As [`parse_request`].
 pub fn parse_object(object: Object<'_>, shape: &mut ReplyShape) -> Result<JsonRpcRequest, RpcError> {
-    shape.id = object.id.map(value);
+    shape.id = object.id.map(id_value);
     shape.version = Version::Legacy;
     if let Some(raw) = object.jsonrpc {
         match raw.get() {
@@ -483,6 +496,27 @@ mod tests {
                     assert_eq!(shape.reply_text(outcome), want);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn ids_are_repeated_verbatim() {
+        for id in [
+            "0",
+            "7",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-0",
+            "-3",
+            "1.0",
+            "1e3",
+            "\"x\"",
+            "null",
+            "[1, 2]",
+        ] {
+            let raw: &RawValue = serde_json::from_str(id).unwrap();
+            assert_eq!(id_value(raw), value(raw), "{id}");
+            assert_eq!(id_value(raw).to_string(), value(raw).to_string(), "{id}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! InterruptRPC, StopRPC), warmup, and the record of running commands.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,27 @@ struct Active {
     started: Instant,
 }
 
+/// One shard of the running-command list, on a cache line of its own.
+#[repr(align(64))]
+#[derive(Default)]
+struct ActiveShard(Mutex<ActiveList>);
+
+#[derive(Default)]
+struct ActiveList {
+    next_id: u64,
+    running: Vec<Active>,
+}
+
+/// Counts threads as they first run a command, to spread them over shards.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard: a worker thread uses its own, so two workers
+    /// running commands at once take different locks on different cache
+    /// lines.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % ACTIVE_SHARDS;
+}
+
 struct State {
     table: RpcTable,
     /// true between StartRPC and InterruptRPC.
@@ -40,9 +61,9 @@ struct State {
     warmup: Mutex<Option<String>>,
     /// Mirrors `warmup.is_some()` so the hot path needs no lock.
     in_warmup: AtomicBool,
-    /// Running commands, sharded so concurrent calls rarely share a lock.
-    active: [Mutex<Vec<Active>>; ACTIVE_SHARDS],
-    next_id: AtomicU64,
+    /// Running commands, sharded by thread so concurrent calls rarely share
+    /// a lock.
+    active: [ActiveShard; ACTIVE_SHARDS],
     started_at: Instant,
     log_path: PathBuf,
     shutdown: ShutdownRequest,
@@ -74,8 +95,7 @@ impl RpcServer {
                 stopped: watch::channel(false).0,
                 warmup: Mutex::new(Some(WARMUP_STARTED.to_owned())),
                 in_warmup: AtomicBool::new(true),
-                active: std::array::from_fn(|_| Mutex::new(Vec::new())),
-                next_id: AtomicU64::new(0),
+                active: std::array::from_fn(|_| ActiveShard::default()),
                 started_at: Instant::now(),
                 log_path,
                 shutdown,
@@ -179,31 +199,28 @@ impl RpcServer {
     }
 }
 
-fn shard(id: u64) -> usize {
-    usize::try_from(id % ACTIVE_SHARDS as u64).unwrap_or(0)
-}
-
 /// Removes a command from the active list when it ends, however it ends.
 struct ActiveGuard<'a> {
     state: &'a State,
+    shard: usize,
     id: u64,
 }
 
 impl<'a> ActiveGuard<'a> {
     fn new(state: &'a State, method: &'static str) -> Self {
-        let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-        state.active[shard(id)].lock().unwrap_or_else(PoisonError::into_inner).push(Active {
-            id,
-            method,
-            started: Instant::now(),
-        });
-        Self { state, id }
+        let shard = SHARD.with(|s| *s);
+        let mut list = state.active[shard].0.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = list.next_id;
+        list.next_id += 1;
+        list.running.push(Active { id, method, started: Instant::now() });
+        Self { state, shard, id }
     }
 }
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
-        self.state.active[shard(self.id)].lock().unwrap_or_else(PoisonError::into_inner).retain(|a| a.id != self.id);
+        let mut list = self.state.active[self.shard].0.lock().unwrap_or_else(PoisonError::into_inner);
+        list.running.retain(|a| a.id != self.id);
     }
 }
 
@@ -284,13 +301,13 @@ impl CallContext {
     /// Commands running now, with how long each has run.
     #[must_use]
     pub fn active_commands(&self) -> Vec<(String, Duration)> {
-        let mut all: Vec<(u64, String, Duration)> = Vec::new();
+        let mut all: Vec<(Instant, String, Duration)> = Vec::new();
         for shard in &self.server.state.active {
-            let active = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            all.extend(active.iter().map(|a| (a.id, a.method.to_owned(), a.started.elapsed())));
+            let list = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            all.extend(list.running.iter().map(|a| (a.started, a.method.to_owned(), a.started.elapsed())));
         }
         // in the order the commands started, as Core lists them
-        all.sort_by_key(|(id, _, _)| *id);
+        all.sort_by_key(|(started, _, _)| *started);
         all.into_iter().map(|(_, m, d)| (m, d)).collect()
     }
 }
