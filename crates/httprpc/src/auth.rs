@@ -254,9 +254,18 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 /// Compares without an early exit, so timing does not reveal where two
 /// secrets first differ.
 fn timing_resistant_eq(a: &[u8], b: &[u8]) -> bool {
+    // Like Core's `TimingResistantEqual`: every byte of `a` is compared
+    // with `b` repeated, so the time depends on the lengths only. The index
+    // into `b` wraps with a comparison, not a division per byte (a header
+    // is compared on every request).
     let mut diff = a.len() ^ b.len();
-    for (i, x) in a.iter().enumerate() {
-        diff |= usize::from(x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
+    let mut j = 0;
+    for x in a {
+        diff |= usize::from(x ^ b.get(j).copied().unwrap_or(0));
+        j += 1;
+        if j == b.len() {
+            j = 0;
+        }
     }
     diff == 0
 }
@@ -463,6 +472,22 @@ mod tests {
         assert_eq!(creds.check(&basic("nocolon")), None);
         assert_eq!(creds.check("Bearer x"), None);
         assert_eq!(creds.check(&format!("{}  ", basic("u:p:w"))), Some("u".into()));
+    }
+
+    #[test]
+    fn timing_resistant_eq_is_equality() {
+        for (a, b) in [
+            ("", ""),
+            ("a", ""),
+            ("", "a"),
+            ("abc", "abc"),
+            ("abc", "abd"),
+            ("abcabc", "abc"),
+            ("abc", "abcabc"),
+            ("x", "xx"),
+        ] {
+            assert_eq!(timing_resistant_eq(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+        }
     }
 
     #[test]
