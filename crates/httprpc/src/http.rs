@@ -22,10 +22,16 @@ const WWW_AUTHENTICATE: &str = "Basic realm=\"jsonrpc\"";
 /// Serves JSON-RPC on `/` (and, later, `/wallet/`).
 #[derive(Debug)]
 pub struct JsonRpcHandler {
-    rpc: RpcServer,
+    /// What a request's reply future needs, behind one `Arc`.
+    calls: Arc<Calls>,
     credentials: Credentials,
-    whitelist: Arc<Whitelist>,
     failures: crate::ratelimit::AuthFailures,
+}
+
+#[derive(Debug)]
+struct Calls {
+    rpc: RpcServer,
+    whitelist: Whitelist,
 }
 
 fn unauthorized() -> Response {
@@ -81,8 +87,7 @@ impl Handler for JsonRpcHandler {
     }
 
     fn handle(&self, req: Request) -> BoxFuture<Response> {
-        let rpc = self.rpc.clone();
-        let whitelist = Arc::clone(&self.whitelist);
+        let calls = Arc::clone(&self.calls);
         let Request { mut head, body } = req;
         Box::pin(async move {
             let caller = Caller {
@@ -90,7 +95,7 @@ impl Handler for JsonRpcHandler {
                 uri: head.target,
                 peer: Some(head.peer),
             };
-            execute_http(&rpc, &whitelist, &body, caller).await
+            execute_http(&calls.rpc, &calls.whitelist, &body, caller).await
         })
     }
 }
@@ -192,11 +197,10 @@ impl HttpRpc {
         if let Some(cookie) = cookie {
             rpc.adopt_cookie(cookie);
         }
-        let whitelist = Arc::new(Whitelist::new(&auth.rpcwhitelist, auth.rpcwhitelistdefault));
+        let whitelist = Whitelist::new(&auth.rpcwhitelist, auth.rpcwhitelistdefault);
         let handler = Arc::new(JsonRpcHandler {
-            rpc: rpc.clone(),
+            calls: Arc::new(Calls { rpc: rpc.clone(), whitelist }),
             credentials,
-            whitelist,
             failures: crate::ratelimit::AuthFailures::default(),
         });
         routes.register("/", true, handler);

@@ -70,8 +70,17 @@ impl ReplyShape {
     pub fn reply_text(&self, outcome: &Result<Value, RpcError>) -> String {
         fn push(out: &mut String, v: &Value) {
             use std::fmt::Write as _;
-            // Value's Display is its compact JSON, written in place
-            let _ = write!(out, "{v}");
+            match v {
+                // the usual results and ids, without the formatter: a
+                // number keeps its text as parsed or printed
+                Value::Number(n) => out.push_str(n.as_str()),
+                Value::Null => out.push_str("null"),
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                // Value's Display is its compact JSON, written in place
+                _ => {
+                    let _ = write!(out, "{v}");
+                }
+            }
         }
         let mut out = String::with_capacity(64);
         out.push('{');
@@ -480,10 +489,16 @@ mod tests {
             Some(json!("x\"y")),
             Some(json!([1, {"a": 2}])),
             Some(json!(1.50)),
+            Some(json!(true)),
+            Some(json!(-7)),
         ];
         let outcomes = [
             Ok(json!(0)),
             Ok(json!(null)),
+            Ok(json!(false)),
+            Ok(json!(u64::MAX)),
+            Ok(json!(1e300)),
+            Ok(serde_json::from_str("123456789012345678901234567890.000").unwrap()),
             Ok(json!({"b": 1, "a": [true, "\u{e9}"]})),
             Err(RpcError::method_not_found()),
             Err(RpcError::parse("Parse \"error\"")),
