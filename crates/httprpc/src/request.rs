@@ -148,12 +148,6 @@ pub(crate) struct Members<'a>(pub(crate) Vec<(Key<'a>, &'a RawValue)>);
 #[derive(Debug)]
 pub(crate) struct Key<'a>(pub(crate) std::borrow::Cow<'a, str>);
 
-impl PartialEq<str> for Key<'_> {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
 impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
@@ -173,12 +167,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
             }
         }
         d.deserialize_str(V(std::marker::PhantomData))
-    }
-}
-
-impl<'a> Members<'a> {
-    fn first(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 }
 
@@ -238,7 +226,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Object<'a> {
                         }
                     };
                     let value = map.next_value::<&'de RawValue>()?;
-                    // the first of duplicate keys counts, as in `Members::first`
+                    // of duplicate keys, the first counts
                     slot.get_or_insert(value);
                 }
                 Ok(object)
@@ -343,12 +331,7 @@ fn id_value(raw: &RawValue) -> Value {
 /// -32600 `Invalid Request object` for a non-object; -32700 with UniValue's
 /// type-error text when `method` is missing or not a string.
 pub fn batch_method(raw: &RawValue) -> Result<String, RpcError> {
-    if !raw.get().starts_with('{') {
-        return Err(RpcError::invalid_request("Invalid Request object"));
-    }
-    let members: Members<'_> =
-        serde_json::from_str(raw.get()).map_err(|_| RpcError::invalid_request("Invalid Request object"))?;
-    match members.first("method").map(value) {
+    match request_object(raw)?.method.map(value) {
         Some(Value::String(m)) => Ok(m),
         other => {
             let v = other.unwrap_or(Value::Null);
@@ -366,12 +349,16 @@ pub fn batch_method(raw: &RawValue) -> Result<String, RpcError> {
 /// # Errors
 /// Core's -32600 errors for a malformed request object.
 pub fn parse_request(raw: &RawValue, shape: &mut ReplyShape) -> Result<JsonRpcRequest, RpcError> {
+    parse_object(request_object(raw)?, shape)
+}
+
+/// A batch element as a request object; -32600 `Invalid Request object`
+/// for anything else.
+fn request_object(raw: &RawValue) -> Result<Object<'_>, RpcError> {
     if !raw.get().starts_with('{') {
         return Err(RpcError::invalid_request("Invalid Request object"));
     }
-    let object: Object<'_> =
-        serde_json::from_str(raw.get()).map_err(|_| RpcError::invalid_request("Invalid Request object"))?;
-    parse_object(object, shape)
+    serde_json::from_str(raw.get()).map_err(|_| RpcError::invalid_request("Invalid Request object"))
 }
 
 /// [`parse_request`] for a body's single request object.

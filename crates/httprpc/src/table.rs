@@ -172,14 +172,12 @@ impl Command {
         F: Fn(Vec<Value>, CallContext) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<Value, RpcError>> + Send + 'static,
     {
-        Self {
+        Self::with_handler(
             category,
             name,
-            args: Vec::new(),
             description,
-            result_help: "",
-            handler: CommandFn::Async(Arc::new(move |params, ctx| Box::pin(f(params, ctx)))),
-        }
+            CommandFn::Async(Arc::new(move |params, ctx| Box::pin(f(params, ctx)))),
+        )
     }
 
     /// A command that answers without waiting (see [`CommandFn::Sync`]).
@@ -187,7 +185,11 @@ impl Command {
     where
         F: Fn(Vec<Value>, &CallContext) -> Result<Value, RpcError> + Send + Sync + 'static,
     {
-        Self { category, name, args: Vec::new(), description, result_help: "", handler: CommandFn::Sync(Arc::new(f)) }
+        Self::with_handler(category, name, description, CommandFn::Sync(Arc::new(f)))
+    }
+
+    fn with_handler(category: &'static str, name: &'static str, description: &'static str, handler: CommandFn) -> Self {
+        Self { category, name, args: Vec::new(), description, result_help: "", handler }
     }
 
     /// Adds an argument.
