@@ -208,82 +208,67 @@ fn peer_json(p: &ferronode_net::PeerInfo) -> Value {
 #[allow(clippy::too_many_lines)]
 pub fn register(table: &mut RpcTable, slot: &NetSlot, subversion: &str) {
     let s = Arc::clone(slot);
-    table.add(Command::new(
+    table.add(Command::sync(
         "network",
         "getpeerinfo",
         "Returns data about each connected network peer as a json array of objects.",
-        move |_, _| {
-            let s = Arc::clone(&s);
-            async move { Ok(Value::Array(net(&s)?.peers().iter().map(peer_json).collect())) }
-        },
+        move |_, _| Ok(Value::Array(net(&s)?.peers().iter().map(peer_json).collect())),
     ));
     let s = Arc::clone(slot);
     table.add(
-        Command::new(
+        Command::sync(
             "network",
             "getconnectioncount",
             "Returns the number of connections to other nodes.",
             move |_, _| {
-                let s = Arc::clone(&s);
-                async move {
-                    let (i, o) = net(&s)?.connection_counts();
-                    Ok(json!(i + o))
-                }
+                let (i, o) = net(&s)?.connection_counts();
+                Ok(json!(i + o))
             },
         )
         .result_help("Result:\nn    (numeric) The connection count"),
     );
     let s = Arc::clone(slot);
-    table.add(Command::new(
+    table.add(Command::sync(
         "network",
         "ping",
         "Requests that a ping be sent to all other nodes, to measure ping time.\nResults are provided in getpeerinfo, pingtime and pingwait fields are decimal seconds.\nPing command is handled in queue with all other commands, so it measures processing backlog, not just network ping.",
         move |_, _| {
-            let s = Arc::clone(&s);
-            async move {
-                net(&s)?.ping_all();
-                Ok(Value::Null)
-            }
+            net(&s)?.ping_all();
+            Ok(Value::Null)
         },
     ));
     let s = Arc::clone(slot);
     table.add(
-        Command::new("network", "setnetworkactive", "Disable/enable all p2p network activity.", move |p, _| {
-            let s = Arc::clone(&s);
-            async move {
-                let n = net(&s)?;
-                n.set_network_active(p[0].as_bool().unwrap_or(true));
-                Ok(json!(n.network_active()))
-            }
+        Command::sync("network", "setnetworkactive", "Disable/enable all p2p network activity.", move |p, _| {
+            let n = net(&s)?;
+            n.set_network_active(p[0].as_bool().unwrap_or(true));
+            Ok(json!(n.network_active()))
         })
         .arg(Arg::required("state", ArgType::Bool, "true to enable networking, false to disable")),
     );
     let s = Arc::clone(slot);
-    table.add(Command::new(
+    table.add(Command::sync(
         "network",
         "getnettotals",
         "Returns information about network traffic, including bytes in, bytes out,\nand current system time.",
         move |_, _| {
-            let s = Arc::clone(&s);
-            async move {
-                let t = net(&s)?.totals();
-                let millis = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                Ok(json!({
-                    "totalbytesrecv": t.recv,
-                    "totalbytessent": t.sent,
-                    "timemillis": millis,
-                    "uploadtarget": {
-                        "timeframe": 86400,
-                        "target": 0,
-                        "target_reached": false,
-                        "serve_historical_blocks": true,
-                        "bytes_left_in_cycle": 0,
-                        "time_left_in_cycle": 0
-                    }
-                }))
-            }
+            let t = net(&s)?.totals();
+            let millis = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            Ok(json!({
+                "totalbytesrecv": t.recv,
+                "totalbytessent": t.sent,
+                "timemillis": millis,
+                "uploadtarget": {
+                    "timeframe": 86400,
+                    "target": 0,
+                    "target_reached": false,
+                    "serve_historical_blocks": true,
+                    "bytes_left_in_cycle": 0,
+                    "time_left_in_cycle": 0
+                }
+            }))
         },
     ));
     let s = Arc::clone(slot);
@@ -329,34 +314,31 @@ pub fn register(table: &mut RpcTable, slot: &NetSlot, subversion: &str) {
     );
     let s = Arc::clone(slot);
     table.add(
-        Command::new(
+        Command::sync(
             "network",
             "disconnectnode",
             "Immediately disconnects from the specified peer node.\n\nStrictly one out of 'address' and 'nodeid' can be provided to identify the node.\n\nTo disconnect by nodeid, either set 'address' to the empty string, or call using the named 'nodeid' argument only.",
             move |p, _| {
-                let s = Arc::clone(&s);
-                async move {
-                    let n = net(&s)?;
-                    let address = p.first().and_then(Value::as_str).filter(|a| !a.is_empty());
-                    let id = p.get(1).filter(|v| !v.is_null());
-                    let result = match (address, id) {
-                        (Some(a), None) => n.disconnect(Some(a), None),
-                        (None, Some(id)) => {
-                            let id = id.as_u64().ok_or_else(|| RpcError::invalid_parameter("Invalid nodeid"))?;
-                            n.disconnect(None, Some(id))
-                        }
-                        _ => {
-                            return Err(RpcError::new(
-                                ferronode_httprpc::codes::RPC_INVALID_PARAMS,
-                                "Only one of address and nodeid should be provided.",
-                            ))
-                        }
-                    };
-                    result.map_err(|_: NodeListError| {
-                        RpcError::new(RPC_CLIENT_NODE_NOT_CONNECTED, "Node not found in connected nodes")
-                    })?;
-                    Ok(Value::Null)
-                }
+                let n = net(&s)?;
+                let address = p.first().and_then(Value::as_str).filter(|a| !a.is_empty());
+                let id = p.get(1).filter(|v| !v.is_null());
+                let result = match (address, id) {
+                    (Some(a), None) => n.disconnect(Some(a), None),
+                    (None, Some(id)) => {
+                        let id = id.as_u64().ok_or_else(|| RpcError::invalid_parameter("Invalid nodeid"))?;
+                        n.disconnect(None, Some(id))
+                    }
+                    _ => {
+                        return Err(RpcError::new(
+                            ferronode_httprpc::codes::RPC_INVALID_PARAMS,
+                            "Only one of address and nodeid should be provided.",
+                        ))
+                    }
+                };
+                result.map_err(|_: NodeListError| {
+                    RpcError::new(RPC_CLIENT_NODE_NOT_CONNECTED, "Node not found in connected nodes")
+                })?;
+                Ok(Value::Null)
             },
         )
         .arg(Arg::optional("address", ArgType::Str, "The IP address/port of the node"))
@@ -364,33 +346,30 @@ pub fn register(table: &mut RpcTable, slot: &NetSlot, subversion: &str) {
     );
     let s = Arc::clone(slot);
     table.add(
-        Command::new(
+        Command::sync(
             "network",
             "getaddednodeinfo",
             "Returns information about the given added node, or all added nodes\n(note that onetry addnodes are not listed here)",
             move |p, _| {
-                let s = Arc::clone(&s);
-                async move {
-                    let mut list = net(&s)?.added_nodes();
-                    if let Some(node) = p.first().and_then(Value::as_str) {
-                        list.retain(|a| a.name == node);
-                        if list.is_empty() {
-                            return Err(RpcError::new(RPC_CLIENT_NODE_NOT_ADDED, "Error: Node has not been added."));
-                        }
+                let mut list = net(&s)?.added_nodes();
+                if let Some(node) = p.first().and_then(Value::as_str) {
+                    list.retain(|a| a.name == node);
+                    if list.is_empty() {
+                        return Err(RpcError::new(RPC_CLIENT_NODE_NOT_ADDED, "Error: Node has not been added."));
                     }
-                    Ok(Value::Array(
-                        list.into_iter()
-                            .map(|a| {
-                                let addresses: Vec<Value> = a
-                                    .connected
-                                    .iter()
-                                    .map(|c| json!({"address": c.to_string(), "connected": "outbound"}))
-                                    .collect();
-                                json!({"addednode": a.name, "connected": a.connected.is_some(), "addresses": addresses})
-                            })
-                            .collect(),
-                    ))
                 }
+                Ok(Value::Array(
+                    list.into_iter()
+                        .map(|a| {
+                            let addresses: Vec<Value> = a
+                                .connected
+                                .iter()
+                                .map(|c| json!({"address": c.to_string(), "connected": "outbound"}))
+                                .collect();
+                            json!({"addednode": a.name, "connected": a.connected.is_some(), "addresses": addresses})
+                        })
+                        .collect(),
+                ))
             },
         )
         .arg(Arg::optional("node", ArgType::Str, "If provided, return information about this specific node, otherwise all nodes are returned.")),

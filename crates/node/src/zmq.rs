@@ -95,44 +95,38 @@ pub fn connect(chain: &Chain, notifier: &Arc<ZmqNotifier>) {
 pub fn register(table: &mut RpcTable, slot: &ZmqSlot) {
     let s = Arc::clone(slot);
     table.add(
-        Command::new("zmq", "getzmqnotifications", "Returns information about the active ZeroMQ notifications.", move |_, _| {
-            let s = Arc::clone(&s);
-            async move {
-                let list = s.get().map(|n| n.active()).unwrap_or_default();
-                Ok(Value::Array(
-                    list.into_iter().map(|i| json!({"type": i.kind, "address": i.address, "hwm": i.hwm})).collect(),
-                ))
-            }
+        Command::sync("zmq", "getzmqnotifications", "Returns information about the active ZeroMQ notifications.", move |_, _| {
+            let list = s.get().map(|n| n.active()).unwrap_or_default();
+            Ok(Value::Array(
+                list.into_iter().map(|i| json!({"type": i.kind, "address": i.address, "hwm": i.hwm})).collect(),
+            ))
         })
         .result_help("Result:\n[                         (json array)\n  {                       (json object)\n    \"type\" : \"str\",       (string) Type of notification\n    \"address\" : \"str\",    (string) Address of the publisher\n    \"hwm\" : n            (numeric) Outbound message high water mark\n  },\n  ...\n]"),
     );
     let s = Arc::clone(slot);
     table.add(
-        Command::new(
+        Command::sync(
             "zmq",
             "getzmqstats",
             "Returns, for each active ZeroMQ notifier, the messages sent and the messages dropped, either because a subscriber was at its high water mark or because the publishing queue was full. Dropped messages use up a sequence number, so subscribers see them as gaps. (ferronode only)",
             move |_, _| {
-                let s = Arc::clone(&s);
-                async move {
-                    let stats = s.get().map(|n| n.stats()).unwrap_or_default();
-                    Ok(Value::Array(
-                        stats
-                            .into_iter()
-                            .map(|st| {
-                                json!({
-                                    "type": st.kind,
-                                    "address": st.address,
-                                    "hwm": st.hwm,
-                                    "next_sequence": st.next_sequence,
-                                    "sent": st.sent,
-                                    "dropped_hwm": st.dropped_hwm,
-                                    "dropped_queue": st.dropped_queue,
-                                })
+                let stats = s.get().map(|n| n.stats()).unwrap_or_default();
+                Ok(Value::Array(
+                    stats
+                        .into_iter()
+                        .map(|st| {
+                            json!({
+                                "type": st.kind,
+                                "address": st.address,
+                                "hwm": st.hwm,
+                                "next_sequence": st.next_sequence,
+                                "sent": st.sent,
+                                "dropped_hwm": st.dropped_hwm,
+                                "dropped_queue": st.dropped_queue,
                             })
-                            .collect(),
-                    ))
-                }
+                        })
+                        .collect(),
+                ))
             },
         )
         .result_help("Result:\n[                              (json array)\n  {                            (json object)\n    \"type\" : \"str\",            (string) Type of notification\n    \"address\" : \"str\",         (string) Address of the publisher\n    \"hwm\" : n,                 (numeric) Outbound message high water mark\n    \"next_sequence\" : n,       (numeric) The sequence number of the next message\n    \"sent\" : n,                (numeric) Messages sent\n    \"dropped_hwm\" : n,         (numeric) Messages dropped because a subscriber was at its high water mark\n    \"dropped_queue\" : n        (numeric) Messages dropped because the publishing queue was full\n  },\n  ...\n]"),

@@ -412,27 +412,24 @@ fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
     );
     let s = slot.clone();
     table.add(
-        Command::new("blockchain", "getrawmempool", "Returns all transaction ids in memory pool as a json array of string transaction ids.", move |p, _| {
-            let s = s.clone();
-            async move {
-                let verbose = p.first().and_then(Value::as_bool).unwrap_or(false);
-                let with_seq = p.get(1).and_then(Value::as_bool).unwrap_or(false);
-                if verbose && with_seq {
-                    return Err(RpcError::invalid_parameter("Verbose results cannot contain mempool sequence values."));
-                }
-                chain(&s)?.with_mempool(|m| {
-                    if verbose {
-                        let o: Map<String, Value> = m.entries().into_iter().map(|e| (e.txid.to_string(), mempool_entry_json(m, e))).collect();
-                        return Ok(Value::Object(o));
-                    }
-                    let ids: Vec<String> = m.entries().iter().map(|e| e.txid.to_string()).collect();
-                    if with_seq {
-                        Ok(json!({"txids": ids, "mempool_sequence": m.sequence()}))
-                    } else {
-                        Ok(json!(ids))
-                    }
-                })
+        Command::sync("blockchain", "getrawmempool", "Returns all transaction ids in memory pool as a json array of string transaction ids.", move |p, _| {
+            let verbose = p.first().and_then(Value::as_bool).unwrap_or(false);
+            let with_seq = p.get(1).and_then(Value::as_bool).unwrap_or(false);
+            if verbose && with_seq {
+                return Err(RpcError::invalid_parameter("Verbose results cannot contain mempool sequence values."));
             }
+            chain(&s)?.with_mempool(|m| {
+                if verbose {
+                    let o: Map<String, Value> = m.entries().into_iter().map(|e| (e.txid.to_string(), mempool_entry_json(m, e))).collect();
+                    return Ok(Value::Object(o));
+                }
+                let ids: Vec<String> = m.entries().iter().map(|e| e.txid.to_string()).collect();
+                if with_seq {
+                    Ok(json!({"txids": ids, "mempool_sequence": m.sequence()}))
+                } else {
+                    Ok(json!(ids))
+                }
+            })
         })
         .arg(Arg::optional("verbose", ArgType::Bool, "(default=false) True for a json object, false for array of transaction ids"))
         .arg(Arg::optional("mempool_sequence", ArgType::Bool, "(default=false) If verbose=false, returns a json object with transaction list and mempool sequence number attached.")),
@@ -452,71 +449,65 @@ fn register_mempool_commands(table: &mut RpcTable, slot: &ChainSlot) {
         .result_help("Result:\n{                    (json object)\n  \"filename\" : \"str\"    (string) the directory and file where the mempool was saved\n}"),
     );
     let s = slot.clone();
-    table.add(Command::new(
+    table.add(Command::sync(
         "blockchain",
         "getmempoolinfo",
         "Returns details on the active state of the TX memory pool.",
         move |_, _| {
-            let s = s.clone();
-            async move {
-                let c = chain(&s)?;
-                let min = c.min_relay_fee();
-                let (max_mempool, pool_min) = c.mempool_limits();
-                c.with_mempool(|m| {
-                    let (bytes, fees, usage) = m.totals();
-                    let amount = |x: u64| ferronode_httprpc::amount(i64::try_from(x).unwrap_or(i64::MAX));
-                    Ok(json!({
-                        "loaded": true,
-                        "size": m.len(),
-                        "bytes": bytes,
-                        "usage": usage,
-                        "total_fee": amount(fees),
-                        "maxmempool": max_mempool,
-                        "mempoolminfee": amount(min.max(pool_min)),
-                        "minrelaytxfee": amount(min),
-                        "incrementalrelayfee": amount(super::INCREMENTAL_RELAY_FEE),
-                        "unbroadcastcount": 0,
-                        "permitbaremultisig": true,
-                        "maxdatacarriersize": 100_000,
-                        "limitclustercount": 64,
-                        "limitclustersize": 101_000,
-                        "optimal": true,
-                    }))
-                })
-            }
+            let c = chain(&s)?;
+            let min = c.min_relay_fee();
+            let (max_mempool, pool_min) = c.mempool_limits();
+            c.with_mempool(|m| {
+                let (bytes, fees, usage) = m.totals();
+                let amount = |x: u64| ferronode_httprpc::amount(i64::try_from(x).unwrap_or(i64::MAX));
+                Ok(json!({
+                    "loaded": true,
+                    "size": m.len(),
+                    "bytes": bytes,
+                    "usage": usage,
+                    "total_fee": amount(fees),
+                    "maxmempool": max_mempool,
+                    "mempoolminfee": amount(min.max(pool_min)),
+                    "minrelaytxfee": amount(min),
+                    "incrementalrelayfee": amount(super::INCREMENTAL_RELAY_FEE),
+                    "unbroadcastcount": 0,
+                    "permitbaremultisig": true,
+                    "maxdatacarriersize": 100_000,
+                    "limitclustercount": 64,
+                    "limitclustersize": 101_000,
+                    "optimal": true,
+                }))
+            })
         },
     ));
     for (name, what) in [("getmempoolentry", 0), ("getmempoolancestors", 1), ("getmempooldescendants", 2)] {
         let s = slot.clone();
-        let mut cmd = Command::new(
+        let mut cmd = Command::sync(
             "blockchain",
             name,
             "Returns mempool data for given transaction (getmempoolentry), or its in-mempool ancestors or descendants.",
             move |p, _| {
-                let s = s.clone();
-                async move {
-                    let txid = parse_hash(&p[0], "txid").map(|h| bitcoin::Txid::from_byte_array(h.to_byte_array()))?;
-                    let verbose = p.get(1).and_then(Value::as_bool).unwrap_or(false);
-                    chain(&s)?.with_mempool(|m| {
-                        let e = m.get(&txid).ok_or_else(|| {
-                            RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
-                        })?;
-                        if what == 0 {
-                            return Ok(mempool_entry_json(m, e));
-                        }
-                        let ids = if what == 1 { m.ancestors(&txid) } else { m.descendants(&txid) };
-                        if verbose {
-                            let o: Map<String, Value> = ids
-                                .iter()
-                                .filter_map(|t| m.get(t))
-                                .map(|x| (x.txid.to_string(), mempool_entry_json(m, x)))
-                                .collect();
-                            Ok(Value::Object(o))
-                        } else {
-                            Ok(json!(ids.iter().map(ToString::to_string).collect::<Vec<_>>()))
-                        }
-                    })
-                }
+                let txid = parse_hash(&p[0], "txid").map(|h| bitcoin::Txid::from_byte_array(h.to_byte_array()))?;
+                let verbose = p.get(1).and_then(Value::as_bool).unwrap_or(false);
+                chain(&s)?.with_mempool(|m| {
+                    let e = m.get(&txid).ok_or_else(|| {
+                        RpcError::new(codes::RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+                    })?;
+                    if what == 0 {
+                        return Ok(mempool_entry_json(m, e));
+                    }
+                    let ids = if what == 1 { m.ancestors(&txid) } else { m.descendants(&txid) };
+                    if verbose {
+                        let o: Map<String, Value> = ids
+                            .iter()
+                            .filter_map(|t| m.get(t))
+                            .map(|x| (x.txid.to_string(), mempool_entry_json(m, x)))
+                            .collect();
+                        Ok(Value::Object(o))
+                    } else {
+                        Ok(json!(ids.iter().map(ToString::to_string).collect::<Vec<_>>()))
+                    }
+                })
             },
         )
         .arg(Arg::required("txid", ArgType::Str, "The transaction id (must be in mempool)"));
@@ -537,31 +528,25 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     register_mempool_commands(table, slot);
     let s = slot.clone();
     table.add(
-        Command::new(
+        Command::sync(
             "blockchain",
             "getdifficulty",
             "Returns the proof-of-work difficulty as a multiple of the minimum difficulty.",
-            move |_, _| {
-                let s = s.clone();
-                async move { Ok(univalue_double(difficulty(chain(&s)?.tip().header.bits.to_consensus()))) }
-            },
+            move |_, _| Ok(univalue_double(difficulty(chain(&s)?.tip().header.bits.to_consensus()))),
         )
         .result_help("Result:\nn    (numeric) the proof-of-work difficulty as a multiple of the minimum difficulty."),
     );
     let s = slot.clone();
     table.add(
-        Command::new("blockchain", "getchaintips", "Return information about all known tips in the block tree, including the main chain as well as orphaned branches.", move |_, _| {
-            let s = s.clone();
-            async move {
-                let tips = chain(&s)?.tips();
-                Ok(Value::Array(
-                    tips.into_iter()
-                        .map(|(info, len, status)| {
-                            json!({"height": info.height, "hash": info.hash.to_string(), "branchlen": len, "status": status})
-                        })
-                        .collect(),
-                ))
-            }
+        Command::sync("blockchain", "getchaintips", "Return information about all known tips in the block tree, including the main chain as well as orphaned branches.", move |_, _| {
+            let tips = chain(&s)?.tips();
+            Ok(Value::Array(
+                tips.into_iter()
+                    .map(|(info, len, status)| {
+                        json!({"height": info.height, "hash": info.hash.to_string(), "branchlen": len, "status": status})
+                    })
+                    .collect(),
+            ))
         }),
     );
     let s = slot.clone();
@@ -584,25 +569,22 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     ));
     let s = slot.clone();
     table.add(
-        Command::new(
+        Command::sync(
             "util",
             "getindexinfo",
             "Returns the status of one or all available indices currently running in the node.",
             move |p, _| {
-                let s = s.clone();
-                async move {
-                    let c = chain(&s)?;
-                    let mut o = Map::new();
-                    let wanted = p.first().and_then(Value::as_str).map(str::to_owned);
-                    if c.has_txindex() && wanted.as_deref().is_none_or(|w| w == "txindex") {
-                        o.insert("txindex".into(), json!({"synced": true, "best_block_height": c.height()}));
-                    }
-                    let name = "basic block filter index";
-                    if c.has_filter_index() && wanted.as_deref().is_none_or(|w| w == name) {
-                        o.insert(name.into(), json!({"synced": true, "best_block_height": c.height()}));
-                    }
-                    Ok(Value::Object(o))
+                let c = chain(&s)?;
+                let mut o = Map::new();
+                let wanted = p.first().and_then(Value::as_str).map(str::to_owned);
+                if c.has_txindex() && wanted.as_deref().is_none_or(|w| w == "txindex") {
+                    o.insert("txindex".into(), json!({"synced": true, "best_block_height": c.height()}));
                 }
+                let name = "basic block filter index";
+                if c.has_filter_index() && wanted.as_deref().is_none_or(|w| w == name) {
+                    o.insert(name.into(), json!({"synced": true, "best_block_height": c.height()}));
+                }
+                Ok(Value::Object(o))
             },
         )
         .arg(Arg::optional("index_name", ArgType::Str, "Filter results for an index with a specific name.")),
@@ -687,34 +669,28 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     }
     let s = slot.clone();
     table.add(
-        Command::new(
+        Command::sync(
             "blockchain",
             "getbestblockhash",
             "Returns the hash of the best (tip) block in the most-work fully-validated chain.",
-            move |_, _| {
-                let s = s.clone();
-                async move { Ok(json!(chain(&s)?.tip().hash.to_string())) }
-            },
+            move |_, _| Ok(json!(chain(&s)?.tip().hash.to_string())),
         )
         .result_help("Result:\n\"hex\"    (string) the block hash, hex-encoded"),
     );
     let s = slot.clone();
     table.add(
-        Command::new(
+        Command::sync(
             "blockchain",
             "getblockhash",
             "Returns hash of block in best-block-chain at height provided.",
             move |p, _| {
-                let s = s.clone();
-                async move {
-                    let height = p[0].as_i64().unwrap_or(-1);
-                    let c = chain(&s)?;
-                    u32::try_from(height)
-                        .ok()
-                        .and_then(|h| c.hash_at(h))
-                        .map(|h| json!(h.to_string()))
-                        .ok_or_else(|| RpcError::invalid_parameter("Block height out of range"))
-                }
+                let height = p[0].as_i64().unwrap_or(-1);
+                let c = chain(&s)?;
+                u32::try_from(height)
+                    .ok()
+                    .and_then(|h| c.hash_at(h))
+                    .map(|h| json!(h.to_string()))
+                    .ok_or_else(|| RpcError::invalid_parameter("Block height out of range"))
             },
         )
         .arg(Arg::required("height", ArgType::Num, "The height index"))
@@ -722,22 +698,19 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     );
     let s = slot.clone();
     table.add(
-        Command::new(
+        Command::sync(
             "blockchain",
             "getblockheader",
             "If verbose is false, returns a string that is serialized, hex-encoded data for blockheader 'hash'.\nIf verbose is true, returns an Object with information about blockheader <hash>.",
             move |p, _| {
-                let s = s.clone();
-                async move {
-                    let hash = parse_hash(&p[0], "hash")?;
-                    let verbose = p.get(1).and_then(Value::as_bool).unwrap_or(true);
-                    let c = chain(&s)?;
-                    let info = c.info(&hash).ok_or_else(block_not_found)?;
-                    if verbose {
-                        Ok(Value::Object(header_json(&c, &info)))
-                    } else {
-                        Ok(json!(serialize_hex(&info.header)))
-                    }
+                let hash = parse_hash(&p[0], "hash")?;
+                let verbose = p.get(1).and_then(Value::as_bool).unwrap_or(true);
+                let c = chain(&s)?;
+                let info = c.info(&hash).ok_or_else(block_not_found)?;
+                if verbose {
+                    Ok(Value::Object(header_json(&c, &info)))
+                } else {
+                    Ok(json!(serialize_hex(&info.header)))
                 }
             },
         )
@@ -1244,18 +1217,15 @@ pub fn register_chain_commands(table: &mut RpcTable, slot: &ChainSlot) {
     );
     let s = slot.clone();
     table.add(
-        Command::new("hidden", "setmocktime", "Set the local time to given timestamp (-regtest only)", move |p, _| {
-            let s = s.clone();
-            async move {
-                let t = p[0].as_i64().unwrap_or(0);
-                if t < 0 {
-                    return Err(RpcError::invalid_parameter(
-                        "Mocktime cannot be negative: ".to_owned() + &t.to_string() + ".",
-                    ));
-                }
-                chain(&s)?.set_mocktime(u64::try_from(t).unwrap_or(0));
-                Ok(Value::Null)
+        Command::sync("hidden", "setmocktime", "Set the local time to given timestamp (-regtest only)", move |p, _| {
+            let t = p[0].as_i64().unwrap_or(0);
+            if t < 0 {
+                return Err(RpcError::invalid_parameter(
+                    "Mocktime cannot be negative: ".to_owned() + &t.to_string() + ".",
+                ));
             }
+            chain(&s)?.set_mocktime(u64::try_from(t).unwrap_or(0));
+            Ok(Value::Null)
         })
         .arg(Arg::required(
             "timestamp",
