@@ -570,3 +570,12 @@ impl Drop for TestNode {
         self.kill();
     }
 }
+
+/// Sets `block`'s merkle root and finds a nonce that meets its (regtest)
+/// target, for tests that build blocks by hand.
+pub fn grind(block: &mut bitcoin::Block) {
+    block.header.merkle_root = block.compute_merkle_root().expect("test blocks have transactions");
+    while block.header.validate_pow(block.header.target()).is_err() {
+        block.header.nonce += 1;
+    }
+}

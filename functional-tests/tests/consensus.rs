@@ -18,7 +18,7 @@ use bitcoin::{
     absolute, opcodes, transaction, Address, Amount, Block, BlockHash, CompactTarget, CompressedPublicKey, KnownHrp,
     Network, OutPoint, PrivateKey, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness,
 };
-use ferronode_functional_tests::TestNode;
+use ferronode_functional_tests::{grind, TestNode};
 use serde_json::json;
 
 const COIN: u64 = 100_000_000;
@@ -111,13 +111,6 @@ fn block(
     b.txdata[0] = coinbase;
     grind(&mut b);
     b
-}
-
-fn grind(b: &mut Block) {
-    b.header.merkle_root = b.compute_merkle_root().unwrap();
-    while b.header.validate_pow(b.header.target()).is_err() {
-        b.header.nonce += 1;
-    }
 }
 
 struct Tip {

@@ -351,10 +351,7 @@ fn an_invalid_block_disconnects_the_peer() {
         },
         txdata: vec![coinbase],
     };
-    block.header.merkle_root = block.compute_merkle_root().unwrap();
-    while block.header.validate_pow(block.header.target()).is_err() {
-        block.header.nonce += 1;
-    }
+    ferronode_functional_tests::grind(&mut block);
     let mut s = raw_peer(&n0);
     send_msg(&mut s, NetworkMessage::Block(block));
     let mut buf = [0u8; 4096];
