@@ -338,8 +338,12 @@ impl Credentials {
             return memo;
         }
         let user = self.check_cached(authorization)?;
-        LAST_VERIFIED.set(Some((self.id, header.into(), Arc::clone(&user))));
-        Some(user)
+        // The memo keeps a copy of the name of its own: the reference count
+        // it hands out is then touched by this thread only, not by every
+        // thread that serves the same user.
+        let own: Arc<str> = Arc::from(&*user);
+        LAST_VERIFIED.set(Some((self.id, header.into(), Arc::clone(&own))));
+        Some(own)
     }
 
     /// [`check`](Self::check) through the shared cache of verified headers.

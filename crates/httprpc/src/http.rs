@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use ferronode_httpserver::header::{self, HeaderValue};
 use ferronode_httpserver::{
-    Admission, BoxFuture, Handler, HttpMethod, HttpStatus, Request, RequestHead, Response, Routes,
+    Admission, BoxFuture, Handler, HttpMethod, HttpStatus, Reply, Request, RequestHead, Response, Routes,
 };
 
+use serde_json::Value;
+
 use crate::auth::{AuthConfig, AuthError, Credentials, Forbidden, Whitelist};
-use crate::request::{batch_method, parse_body, parse_object, parse_request, Body, ReplyShape, Version};
-use crate::server::{Caller, RpcServer};
+use crate::request::{
+    batch_method, parse_body, parse_object, parse_request, Body, JsonRpcRequest, ReplyShape, Version,
+};
+use crate::server::{Caller, Execution, RpcServer};
 use crate::RpcError;
 
 /// How long a client that sent wrong credentials waits for its 401.
@@ -87,81 +91,135 @@ impl Handler for JsonRpcHandler {
     }
 
     fn handle(&self, req: Request) -> BoxFuture<Response> {
-        let calls = Arc::clone(&self.calls);
-        let Request { mut head, body } = req;
-        Box::pin(async move {
-            let caller = Caller {
-                user: head.principal.take().unwrap_or_else(|| Arc::from("")),
-                uri: head.target,
-                peer: Some(head.peer),
-            };
-            execute_http(&calls.rpc, &calls.whitelist, &body, caller).await
-        })
+        match self.respond(req) {
+            Reply::Now(reply) => Box::pin(std::future::ready(reply)),
+            Reply::Later(reply) => reply,
+        }
     }
+
+    fn respond(&self, req: Request) -> Reply {
+        let Request { mut head, body } = req;
+        let caller = Caller {
+            user: head.principal.take().unwrap_or_else(|| Arc::from("")),
+            uri: head.target,
+            peer: Some(head.peer),
+        };
+        // The usual request, one call to a command that answers at once, is
+        // answered here without a future; the rest wait on one.
+        match settle(&self.calls, &body, caller) {
+            Settled::Reply(reply) => Reply::Now(reply),
+            Settled::Call { req, shape, caller } => {
+                let calls = Arc::clone(&self.calls);
+                Reply::Later(Box::pin(async move { single_reply(&shape, calls.rpc.execute(req, caller).await) }))
+            }
+            Settled::Batch(caller) => {
+                let calls = Arc::clone(&self.calls);
+                Reply::Later(Box::pin(async move { execute_batch(&calls, &body, caller).await }))
+            }
+        }
+    }
+}
+
+/// How far a request body got without waiting.
+enum Settled {
+    /// Answered.
+    Reply(Response),
+    /// A single call to a command that may wait.
+    Call { req: JsonRpcRequest, shape: ReplyShape, caller: Caller },
+    /// A batch, run element by element by [`execute_batch`].
+    Batch(Caller),
 }
 
 /// Core's `ExecuteHTTPRPC` plus the reply writing of `HTTPReq_JSONRPC`, in
 /// Core's order: parse the JSON (500 on failure), whitelist (403), then the
-/// single request or the batch.
-async fn execute_http(rpc: &RpcServer, whitelist: &Whitelist, body: &[u8], caller: Caller) -> Response {
+/// single request, as far as it goes without waiting. A batch is left to
+/// [`execute_batch`] unparsed.
+fn settle(calls: &Calls, body: &[u8], caller: Caller) -> Settled {
+    if body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'[') {
+        return Settled::Batch(caller);
+    }
     let mut shape = ReplyShape::default();
     let parsed = match parse_body(body) {
         Ok(parsed) => parsed,
+        Err(e) => return Settled::Reply(legacy_error(&shape, e)),
+    };
+    if let Err(f) = calls.whitelist.check_user(&caller.user) {
+        return Settled::Reply(forbidden(&caller.user, &f));
+    }
+    match parsed {
+        Body::Other => Settled::Reply(legacy_error(&shape, RpcError::parse("Top-level object parse error"))),
+        Body::Single(object) => {
+            let req = match parse_object(object, &mut shape) {
+                Ok(req) => req,
+                Err(e) => return Settled::Reply(legacy_error(&shape, e)),
+            };
+            if let Err(f) = calls.whitelist.check_method(&caller.user, &req.method) {
+                return Settled::Reply(forbidden(&caller.user, &f));
+            }
+            match calls.rpc.execute_now(req, caller) {
+                Execution::Done(outcome) => Settled::Reply(single_reply(&shape, outcome)),
+                Execution::Pending(req, caller) => Settled::Call { req, shape, caller },
+            }
+        }
+        // not reached (a batch starts with `[`), but correct if it were
+        Body::Batch(_) => Settled::Batch(caller),
+    }
+}
+
+/// The reply to a single request: 204 for a notification, the legacy
+/// status mapping for a legacy error, 200 otherwise.
+fn single_reply(shape: &ReplyShape, outcome: Result<Value, RpcError>) -> Response {
+    if shape.is_notification() {
+        return Response::empty(HttpStatus::NO_CONTENT);
+    }
+    match outcome {
+        Err(e) if shape.version == Version::Legacy => legacy_error(shape, e),
+        outcome => json_reply(HttpStatus::OK, shape.reply_text(&outcome)),
+    }
+}
+
+/// A batch body, in Core's order: parse, whitelist the user, then (with a
+/// whitelist) every element's method before any runs, then each element.
+async fn execute_batch(calls: &Calls, body: &[u8], caller: Caller) -> Response {
+    let (rpc, whitelist) = (&calls.rpc, &calls.whitelist);
+    let shape = ReplyShape::default();
+    let items = match parse_body(body) {
+        Ok(Body::Batch(items)) => items,
+        Ok(_) => return legacy_error(&shape, RpcError::parse("Top-level object parse error")),
         Err(e) => return legacy_error(&shape, e),
     };
     if let Err(f) = whitelist.check_user(&caller.user) {
         return forbidden(&caller.user, &f);
     }
-    match parsed {
-        Body::Other => legacy_error(&shape, RpcError::parse("Top-level object parse error")),
-        Body::Single(object) => {
-            let req = match parse_object(object, &mut shape) {
-                Ok(req) => req,
-                Err(e) => return legacy_error(&shape, e),
-            };
-            if let Err(f) = whitelist.check_method(&caller.user, &req.method) {
-                return forbidden(&caller.user, &f);
-            }
-            let outcome = rpc.execute(req, caller).await;
-            if shape.is_notification() {
-                return Response::empty(HttpStatus::NO_CONTENT);
-            }
-            match outcome {
-                Err(e) if shape.version == Version::Legacy => legacy_error(&shape, e),
-                outcome => json_reply(HttpStatus::OK, shape.reply_text(&outcome)),
-            }
-        }
-        Body::Batch(items) => {
-            // With a whitelist, every element is checked before any runs.
-            if whitelist.has_list(&caller.user) {
-                for raw in &items {
-                    match batch_method(raw) {
-                        Ok(method) => {
-                            if let Err(f) = whitelist.check_method(&caller.user, &method) {
-                                return forbidden(&caller.user, &f);
-                            }
-                        }
-                        Err(e) => return legacy_error(&shape, e),
+    // With a whitelist, every element is checked before any runs.
+    if whitelist.has_list(&caller.user) {
+        for raw in &items {
+            match batch_method(raw) {
+                Ok(method) => {
+                    if let Err(f) = whitelist.check_method(&caller.user, &method) {
+                        return forbidden(&caller.user, &f);
                     }
                 }
+                Err(e) => return legacy_error(&shape, e),
             }
-            let count = items.len();
-            let mut replies = Vec::with_capacity(count);
-            for raw in items {
-                let outcome = match parse_request(raw, &mut shape) {
-                    Ok(req) => rpc.execute(req, caller.clone()).await,
-                    Err(e) => Err(e),
-                };
-                if !shape.is_notification() {
-                    replies.push(shape.reply_text(&outcome));
-                }
-            }
-            if replies.is_empty() && count > 0 {
-                return Response::empty(HttpStatus::NO_CONTENT);
-            }
-            json_reply(HttpStatus::OK, format!("[{}]", replies.join(",")))
         }
     }
+    let mut shape = shape;
+    let count = items.len();
+    let mut replies = Vec::with_capacity(count);
+    for raw in items {
+        let outcome = match parse_request(raw, &mut shape) {
+            Ok(req) => rpc.execute(req, caller.clone()).await,
+            Err(e) => Err(e),
+        };
+        if !shape.is_notification() {
+            replies.push(shape.reply_text(&outcome));
+        }
+    }
+    if replies.is_empty() && count > 0 {
+        return Response::empty(HttpStatus::NO_CONTENT);
+    }
+    json_reply(HttpStatus::OK, format!("[{}]", replies.join(",")))
 }
 
 /// 403 with an empty body, and Core's warning.

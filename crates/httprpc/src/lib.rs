@@ -44,5 +44,5 @@ pub use amount::amount;
 pub use auth::{AuthConfig, AuthError, CookieConfig, Whitelist};
 pub use error::{codes, RpcError};
 pub use http::{HttpRpc, JsonRpcHandler, AUTH_FAILURE_DELAY};
-pub use server::{CallContext, Caller, RpcServer, ShutdownRequest, WARMUP_STARTED};
+pub use server::{CallContext, Caller, Execution, RpcServer, ShutdownRequest, WARMUP_STARTED};
 pub use table::{Arg, ArgType, Command, RpcTable};

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::auth::CookieFile;
 use crate::request::{JsonRpcRequest, Params};
-use crate::table::{named_to_positional, CommandFn, RpcTable};
+use crate::table::{named_to_positional, Command, CommandFn, RpcTable};
 use crate::{codes, RpcError};
 
 /// Asks the embedding program to shut down (the `stop` command calls it).
@@ -179,24 +179,68 @@ impl RpcServer {
     /// -28 during warmup, -32601 for an unknown method, the parameter errors,
     /// and whatever the command returns.
     pub async fn execute(&self, req: JsonRpcRequest, caller: Caller) -> Result<Value, RpcError> {
-        if let Some(status) = self.warmup_status() {
-            return Err(RpcError::new(codes::RPC_IN_WARMUP, status));
+        match self.execute_now(req, caller) {
+            Execution::Done(outcome) => outcome,
+            Execution::Pending(req, caller) => self.run(req, caller).await,
         }
-        let Some(cmd) = self.state.table.get(&req.method) else {
-            return Err(RpcError::method_not_found());
+    }
+
+    /// [`execute`](Self::execute) for a caller that would rather not wait:
+    /// a request that can be answered at once (an error, or a command
+    /// registered with [`Command::sync`](crate::Command::sync)) is; one for a
+    /// command that may wait is handed back.
+    #[must_use]
+    pub fn execute_now(&self, req: JsonRpcRequest, caller: Caller) -> Execution {
+        let cmd = match self.lookup(&req.method) {
+            Ok(cmd) => cmd,
+            Err(e) => return Execution::Done(Err(e)),
+        };
+        let CommandFn::Sync(f) = &cmd.handler else {
+            return Execution::Pending(req, caller);
         };
         let _active = ActiveGuard::new(&self.state, cmd.name);
-        let params = match req.params {
-            Params::Positional(p) => p,
-            Params::Named(n) => named_to_positional(&cmd.args, n)?,
-        };
-        cmd.check_params(&params)?;
+        Execution::Done(
+            positional(cmd, req.params).and_then(|params| f(params, &CallContext { server: self.clone(), caller })),
+        )
+    }
+
+    async fn run(&self, req: JsonRpcRequest, caller: Caller) -> Result<Value, RpcError> {
+        let cmd = self.lookup(&req.method)?;
+        let _active = ActiveGuard::new(&self.state, cmd.name);
+        let params = positional(cmd, req.params)?;
         let ctx = CallContext { server: self.clone(), caller };
         match &cmd.handler {
             CommandFn::Sync(f) => f(params, &ctx),
             CommandFn::Async(f) => f(params, ctx).await,
         }
     }
+
+    /// The command for `method`, unless warming up.
+    fn lookup(&self, method: &str) -> Result<&Command, RpcError> {
+        if let Some(status) = self.warmup_status() {
+            return Err(RpcError::new(codes::RPC_IN_WARMUP, status));
+        }
+        self.state.table.get(method).map(|cmd| &**cmd).ok_or_else(RpcError::method_not_found)
+    }
+}
+
+/// The arguments by position, checked against the command's.
+fn positional(cmd: &Command, params: Params) -> Result<Vec<Value>, RpcError> {
+    let params = match params {
+        Params::Positional(p) => p,
+        Params::Named(n) => named_to_positional(&cmd.args, n)?,
+    };
+    cmd.check_params(&params)?;
+    Ok(params)
+}
+
+/// What [`RpcServer::execute_now`] did with a request.
+#[derive(Debug)]
+pub enum Execution {
+    /// The request was answered.
+    Done(Result<Value, RpcError>),
+    /// The command may wait: run it with [`RpcServer::execute`].
+    Pending(JsonRpcRequest, Caller),
 }
 
 /// Removes a command from the active list when it ends, however it ends.

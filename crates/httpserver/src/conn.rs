@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, Notify};
 
 use crate::close::CloseWatch;
+use crate::routes::Table;
 
 /// Bookkeeping shared by a connection's task, its socket wrapper and the
 /// replies it sends.
@@ -48,50 +49,84 @@ pub(crate) struct ConnState {
     watching: AtomicBool,
     /// The server-wide count of requests in flight.
     total: Arc<Inflight>,
+    /// This connection's shard of `total`.
+    shard: usize,
 }
 
 /// Requests in flight across all connections, so that `stop()` can wait for
 /// exactly them before closing idle connections.
+///
+/// The counts are split over shards, each on a cache line of its own, and a
+/// connection always counts on the same shard. Two cores serving different
+/// connections then rarely write the same line, and a shard's count is
+/// never below the requests of its connections that are in flight, so the
+/// sum `stop()` reads cannot miss one.
 #[derive(Debug, Default)]
 pub(crate) struct Inflight {
+    shards: [InflightShard; INFLIGHT_SHARDS],
+    /// Hands out shards to new connections in turn.
+    next_shard: AtomicUsize,
+    changed: Notify,
+    /// Set once `stop()` waits: only then do the counters going down
+    /// need to wake anyone. (Waking takes the `Notify`'s lock, which every
+    /// connection would otherwise meet whenever a count falls.)
+    watched: AtomicBool,
+}
+
+const INFLIGHT_SHARDS: usize = 16;
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct InflightShard {
     /// Requests whose reply has not been fully written.
     count: AtomicUsize,
     /// Requests whose handler has not produced its whole reply yet.
     unfinished: AtomicUsize,
-    changed: Notify,
-    /// Set once `stop()` waits: only then do the counters reaching zero
-    /// need to wake anyone. (Waking takes the `Notify`'s lock, which every
-    /// connection would otherwise meet whenever the server falls idle.)
-    watched: AtomicBool,
 }
 
 impl Inflight {
-    fn add(&self) {
-        self.count.fetch_add(1, Ordering::AcqRel);
-        self.unfinished.fetch_add(1, Ordering::AcqRel);
+    /// The shard for a new connection.
+    fn assign_shard(&self) -> usize {
+        self.next_shard.fetch_add(1, Ordering::Relaxed) % INFLIGHT_SHARDS
     }
 
-    fn finish(&self) {
-        if self.unfinished.fetch_sub(1, Ordering::SeqCst) == 1 && self.watched.load(Ordering::SeqCst) {
+    fn add(&self, shard: usize) {
+        let shard = &self.shards[shard];
+        shard.count.fetch_add(1, Ordering::AcqRel);
+        shard.unfinished.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn finish(&self, shard: usize) {
+        self.shards[shard].unfinished.fetch_sub(1, Ordering::SeqCst);
+        self.changed_if_watched();
+    }
+
+    fn sub(&self, shard: usize, n: usize) {
+        if n > 0 {
+            self.shards[shard].count.fetch_sub(n, Ordering::SeqCst);
+            self.changed_if_watched();
+        }
+    }
+
+    fn changed_if_watched(&self) {
+        if self.watched.load(Ordering::SeqCst) {
             self.changed.notify_waiters();
         }
     }
 
-    fn sub(&self, n: usize) {
-        if n > 0 && self.count.fetch_sub(n, Ordering::SeqCst) == n && self.watched.load(Ordering::SeqCst) {
-            self.changed.notify_waiters();
-        }
+    fn sum(&self, counter: fn(&InflightShard) -> &AtomicUsize) -> usize {
+        self.shards.iter().map(|s| counter(s).load(Ordering::SeqCst)).sum()
     }
 
-    async fn wait(&self, counter: &AtomicUsize) {
-        // Set before the counter is read: a request that ends after the
+    async fn wait(&self, counter: fn(&InflightShard) -> &AtomicUsize) {
+        // Set before the counters are read: a request that ends after the
         // read sees the flag and wakes us (both sides are SeqCst).
         self.watched.store(true, Ordering::SeqCst);
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if counter.load(Ordering::SeqCst) == 0 {
+            if self.sum(counter) == 0 {
                 return;
             }
             notified.await;
@@ -100,22 +135,23 @@ impl Inflight {
 
     /// Resolves once every handler has produced its reply.
     pub(crate) async fn handlers_done(&self) {
-        self.wait(&self.unfinished).await;
+        self.wait(|s| &s.unfinished).await;
     }
 
     /// Resolves once every reply has been written.
     pub(crate) async fn replies_written(&self) {
-        self.wait(&self.count).await;
+        self.wait(|s| &s.count).await;
     }
 
     pub(crate) fn get(&self) -> usize {
-        self.count.load(Ordering::Acquire)
+        self.sum(|s| &s.count)
     }
 }
 
 impl ConnState {
     fn new(total: Arc<Inflight>) -> Self {
         Self {
+            shard: total.assign_shard(),
             total,
             inflight: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
@@ -170,7 +206,7 @@ impl ConnState {
             if self.inflight.fetch_sub(done, Ordering::AcqRel) == done && self.watching.load(Ordering::Acquire) {
                 self.quiet.notify_one();
             }
-            self.total.sub(done);
+            self.total.sub(self.shard, done);
         }
     }
 }
@@ -218,7 +254,7 @@ impl RequestGuard {
     pub(crate) fn new(state: &Arc<ConnState>) -> Self {
         state.inflight.fetch_add(1, Ordering::AcqRel);
         state.head_started_ms.store(0, Ordering::Release);
-        state.total.add();
+        state.total.add(state.shard);
         Self { state: Arc::clone(state), done: false }
     }
 
@@ -226,7 +262,7 @@ impl RequestGuard {
         if !self.done {
             self.done = true;
             self.state.finished.fetch_add(1, Ordering::AcqRel);
-            self.state.total.finish();
+            self.state.total.finish(self.state.shard);
         }
     }
 }
@@ -444,7 +480,7 @@ pub(crate) async fn serve<S: Stream>(
 ) {
     let state = Arc::new(ConnState::new(Arc::clone(&shared.inflight)));
     state.touch();
-    let ctx = Arc::new(ConnContext { shared, peer, _done: done });
+    let ctx = Arc::new(ConnContext::new(shared, peer, done));
     let (shared, peer) = (&ctx.shared, &ctx.peer);
     let mut io = TrackedIo { inner: stream, state: Arc::clone(&state), pending: Vec::new(), prefix: Bytes::new() };
     loop {
@@ -474,7 +510,7 @@ pub(crate) async fn serve<S: Stream>(
     }
     // Requests that never settled (the client went away) no longer count.
     state.finished.store(0, Ordering::Release);
-    state.total.sub(state.inflight.swap(0, Ordering::AcqRel));
+    state.total.sub(state.shard, state.inflight.swap(0, Ordering::AcqRel));
 }
 
 /// Counts parked connections for the metrics.
@@ -524,9 +560,29 @@ fn next_check(state: &ConnState, config: &crate::HttpConfig, stopping: bool) -> 
 pub(crate) struct ConnContext {
     pub(crate) shared: Arc<crate::Shared>,
     pub(crate) peer: crate::Peer,
+    /// The routes as this connection last saw them, and their generation.
+    pub(crate) routes: Arc<Table>,
+    routes_generation: u64,
     /// Keeps `stop()` waiting while the connection or one of its handlers
     /// is alive; never sent on.
     _done: mpsc::Sender<()>,
+}
+
+impl ConnContext {
+    fn new(shared: Arc<crate::Shared>, peer: crate::Peer, done: mpsc::Sender<()>) -> Self {
+        let (routes_generation, routes) = shared.routes.snapshot();
+        Self { shared, peer, routes, routes_generation, _done: done }
+    }
+
+    /// This context, or a copy with the current routes if they changed
+    /// since it was made.
+    fn current(this: &mut Arc<Self>) -> Arc<Self> {
+        if this.shared.routes.generation() != this.routes_generation {
+            let fresh = Self::new(Arc::clone(&this.shared), this.peer.clone(), this._done.clone());
+            *this = Arc::new(fresh);
+        }
+        Arc::clone(this)
+    }
 }
 
 async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close: &CloseWatch) -> Served<S> {
@@ -534,10 +590,12 @@ async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close:
     let state = Arc::clone(&io.state);
     let service = {
         let state = Arc::clone(&state);
-        let ctx = Arc::clone(ctx);
+        // Requests on one connection come one at a time; this cell is only
+        // ever borrowed for the moment it takes to clone the context.
+        let ctx = std::cell::RefCell::new(Arc::clone(ctx));
         hyper::service::service_fn(move |req| {
             let guard = RequestGuard::new(&state);
-            let ctx = Arc::clone(&ctx);
+            let ctx = ConnContext::current(&mut ctx.borrow_mut());
             // Boxed so that hyper's connection is Unpin and can be taken
             // apart when the connection is parked.
             Box::pin(async move { Ok::<_, std::convert::Infallible>(crate::dispatch(ctx, req, guard).await) })

@@ -96,6 +96,15 @@ pub enum Admission {
     Reply(BoxFuture<Response>),
 }
 
+/// A handler's reply: ready now, or a future to wait for.
+#[allow(missing_debug_implementations)] // holds a future
+pub enum Reply {
+    /// The reply, produced without waiting: no future is allocated.
+    Now(Response),
+    /// A reply still being produced.
+    Later(BoxFuture<Response>),
+}
+
 /// A request handler mounted at a path.
 ///
 /// Handlers run in two steps. [`admit`](Handler::admit) sees only the head and
@@ -113,4 +122,13 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Produce the reply. Runs while holding one of the worker slots.
     fn handle(&self, req: Request) -> BoxFuture<Response>;
+
+    /// What the server calls: [`handle`](Handler::handle), unless the
+    /// handler can answer some requests at once. A handler whose usual
+    /// request needs no waiting (a JSON-RPC call that reads a counter)
+    /// overrides this and returns [`Reply::Now`], sparing the allocation
+    /// and polling of a future. Runs while holding a worker slot.
+    fn respond(&self, req: Request) -> Reply {
+        Reply::Later(self.handle(req))
+    }
 }

@@ -53,7 +53,7 @@ pub use config::{
     default_max_connections, HttpConfig, UnixBind, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
     DEFAULT_QUEUE_DEPTH, DEFAULT_WORKERS, MAX_BODY_SIZE, MAX_HEADERS_SIZE,
 };
-pub use handler::{Admission, BoxFuture, Handler, Request, RequestHead, Response};
+pub use handler::{Admission, BoxFuture, Handler, Reply, Request, RequestHead, Response};
 pub use hyper::{header, HeaderMap};
 /// Re-exported so handlers need no direct dependency on `http`.
 pub use hyper::{Method as HttpMethod, StatusCode as HttpStatus};
@@ -505,9 +505,10 @@ async fn route(
     if !matches!(parts.method, Method::GET | Method::POST | Method::HEAD | Method::PUT) {
         return server_reply(StatusCode::METHOD_NOT_ALLOWED, "");
     }
-    let Some((handler, subpath)) = shared.routes.lookup(&target) else {
+    let Some((handler, subpath_at)) = conn.routes.lookup(&target) else {
         return server_reply(StatusCode::NOT_FOUND, "");
     };
+    let subpath = target[subpath_at..].to_owned();
     let mut head = RequestHead {
         method: parts.method,
         target,
@@ -537,19 +538,35 @@ async fn route(
     // request); a panic becomes a 500, and if the client goes away mid-way
     // the rest of the handler is moved to a task of its own, as Core lets
     // handlers finish whatever happens to their client.
-    let slot = WorkSlot(Arc::clone(conn));
-    match (RunOrDetach { work: Some(handler.handle(Request { head, body })), slot: Some(slot) }).await {
-        Ok(reply) => reply,
-        Err(()) => {
-            tracing::error!(target: "http", "handler panicked");
-            server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
-        }
+    let held = HeldSlot(shared);
+    let outcome =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.respond(Request { head, body }))) {
+            Ok(Reply::Now(reply)) => Ok(reply),
+            Ok(Reply::Later(work)) => {
+                std::mem::forget(held);
+                RunOrDetach { work: Some(work), slot: Some(WorkSlot(Arc::clone(conn))) }.await
+            }
+            Err(_) => Err(()),
+        };
+    outcome.unwrap_or_else(|()| {
+        tracing::error!(target: "http", "handler panicked");
+        server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
+    })
+}
+
+/// A worker slot held while a handler answers at once; returned when
+/// dropped.
+struct HeldSlot<'a>(&'a Shared);
+
+impl Drop for HeldSlot<'_> {
+    fn drop(&mut self) {
+        self.0.queue.release();
     }
 }
 
-/// A worker slot taken from the queue, returned when dropped. It keeps its
-/// connection's context (and so a `done` sender) alive: `stop()` waits for
-/// every handler, even one whose client has gone.
+/// A worker slot held by a handler that waits, returned when dropped. It
+/// keeps its connection's context (and so a `done` sender) alive: `stop()`
+/// waits for every handler, even one whose client has gone.
 struct WorkSlot(Arc<conn::ConnContext>);
 
 impl Drop for WorkSlot {

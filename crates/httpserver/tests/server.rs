@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferronode_httpserver::{
-    header, Admission, BoxFuture, Handler, HttpConfig, HttpServer, HttpStatus, Request, RequestHead, Response,
+    header, Admission, BoxFuture, Handler, HttpConfig, HttpServer, HttpStatus, Reply, Request, RequestHead, Response,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -63,6 +63,19 @@ impl Handler for Panics {
     }
 }
 
+/// Answers at once through `respond`, or panics there when the sub-path
+/// says so.
+struct Immediate;
+impl Handler for Immediate {
+    fn handle(&self, _req: Request) -> BoxFuture<Response> {
+        Box::pin(async { Response::with_body(HttpStatus::OK, "later") })
+    }
+    fn respond(&self, req: Request) -> Reply {
+        assert!(req.head.subpath != "panic", "handler bug");
+        Reply::Now(Response::with_body(HttpStatus::OK, "now"))
+    }
+}
+
 fn config() -> HttpConfig {
     let mut c = HttpConfig::loopback(0);
     c.bind = vec!["127.0.0.1:0".parse().unwrap()];
@@ -80,6 +93,7 @@ async fn server_with(mut c: impl FnMut(&mut HttpConfig)) -> (HttpServer, Arc<Ato
     routes.register("/guarded", true, Arc::new(Guarded));
     routes.register("/panic", true, Arc::new(Panics));
     routes.register("/big", true, Arc::new(Big));
+    routes.register("/now/", false, Arc::new(Immediate));
     server.start();
     (server, ran)
 }
@@ -181,6 +195,25 @@ async fn register_and_unregister_while_serving() {
     assert!(server.routes().unregister("/late", false));
     assert_eq!(roundtrip(&server, b"GET /late/x HTTP/1.1\r\n\r\n").await.0, 404);
     assert_eq!(ran.load(Ordering::SeqCst), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_sees_routes_change_between_its_requests() {
+    let (server, _) = server_with(|_| {}).await;
+    let mut s = connect(&server).await;
+    let ask = async |s: &mut TcpStream| {
+        s.write_all(b"GET /late/x HTTP/1.1\r\n\r\n").await.unwrap();
+        read_reply(s).await.expect("the connection stays open").0
+    };
+    assert_eq!(ask(&mut s).await, 404);
+    let ran = Arc::new(AtomicUsize::new(0));
+    server.routes().register("/late", false, Arc::new(Echo { ran: Arc::clone(&ran) }));
+    assert_eq!(ask(&mut s).await, 200);
+    assert_eq!(ask(&mut s).await, 200);
+    assert!(server.routes().unregister("/late", false));
+    assert_eq!(ask(&mut s).await, 404);
+    assert_eq!(ran.load(Ordering::SeqCst), 2);
     server.stop().await;
 }
 
@@ -429,6 +462,27 @@ async fn handler_panic_is_a_500() {
     let (server, _) = server_with(|_| {}).await;
     let (st, _, body) = roundtrip(&server, b"GET /panic HTTP/1.1\r\n\r\n").await;
     assert_eq!((st, body.as_slice()), (500, &b"unknown error"[..]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_immediate_reply_or_panic_gives_its_worker_back() {
+    let (server, _) = server_with(|c| {
+        c.workers = 1;
+        c.queue_depth = 1;
+    })
+    .await;
+    // with one worker, a slot not given back would make the later requests
+    // wait for ever (the timeout below turns that into a failure)
+    for _ in 0..3 {
+        let (st, _, body) = roundtrip(&server, b"GET /now/x HTTP/1.1\r\n\r\n").await;
+        assert_eq!((st, body.as_slice()), (200, &b"now"[..]));
+        let (st, _, body) = roundtrip(&server, b"GET /now/panic HTTP/1.1\r\n\r\n").await;
+        assert_eq!((st, body.as_slice()), (500, &b"unknown error"[..]));
+    }
+    let (st, _, body) =
+        tokio::time::timeout(Duration::from_secs(5), roundtrip(&server, b"GET / HTTP/1.1\r\n\r\n")).await.unwrap();
+    assert_eq!((st, body.as_slice()), (200, &b"GET  0"[..]));
     server.stop().await;
 }
 
