@@ -43,17 +43,37 @@ fn unauthorized() -> Response {
         .header(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE))
 }
 
-/// Replies up to this size are trimmed to their length before sending.
-const SHRINK_REPLIES_UP_TO: usize = 4096;
+/// Replies up to this size are written into a per-thread buffer and copied
+/// out at their exact size; larger ones keep the buffer they were written in.
+const COPY_REPLIES_UP_TO: usize = 4096;
 
-fn json_reply(status: HttpStatus, mut text: String) -> Response {
-    text.push('\n');
-    if text.len() <= SHRINK_REPLIES_UP_TO {
-        // A buffer with spare room would cost `Bytes` an allocation of its
-        // own; giving small ones back their slack is cheaper.
-        text.shrink_to_fit();
-    }
-    Response::with_body(status, text).header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+thread_local! {
+    /// Where small replies are written before being copied out.
+    static REPLY_BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A JSON reply whose text `write` appends to an empty buffer. The body is
+/// that text and a newline, in an allocation of exactly its size when it is
+/// small (a buffer with spare room would cost `Bytes` an allocation of its
+/// own).
+fn json_reply(status: HttpStatus, write: impl FnOnce(&mut String)) -> Response {
+    let reply = REPLY_BUFFER.with_borrow_mut(|buf| {
+        buf.clear();
+        write(buf);
+        buf.push('\n');
+        if buf.len() <= COPY_REPLIES_UP_TO {
+            Response::with_body(status, buf.as_bytes().to_vec())
+        } else {
+            // the big text leaves with the reply; the next reply starts a
+            // new buffer, so an idle thread does not keep a big one
+            Response::with_body(status, std::mem::take(buf))
+        }
+    });
+    with_json_type(reply)
+}
+
+fn with_json_type(reply: Response) -> Response {
+    reply.header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
 }
 
 impl Handler for JsonRpcHandler {
@@ -174,7 +194,7 @@ fn single_reply(shape: &ReplyShape, outcome: Result<Value, RpcError>) -> Respons
     }
     match outcome {
         Err(e) if shape.version == Version::Legacy => legacy_error(shape, e),
-        outcome => json_reply(HttpStatus::OK, shape.reply_text(&outcome)),
+        outcome => json_reply(HttpStatus::OK, |out| shape.write_reply(&outcome, out)),
     }
 }
 
@@ -206,20 +226,26 @@ async fn execute_batch(calls: &Calls, body: &[u8], caller: Caller) -> Response {
     }
     let mut shape = shape;
     let count = items.len();
-    let mut replies = Vec::with_capacity(count);
+    let mut text = String::from("[");
+    let mut replies = 0usize;
     for raw in items {
         let outcome = match parse_request(raw, &mut shape) {
             Ok(req) => rpc.execute(req, caller.clone()).await,
             Err(e) => Err(e),
         };
         if !shape.is_notification() {
-            replies.push(shape.reply_text(&outcome));
+            if replies > 0 {
+                text.push(',');
+            }
+            shape.write_reply(&outcome, &mut text);
+            replies += 1;
         }
     }
-    if replies.is_empty() && count > 0 {
+    if replies == 0 && count > 0 {
         return Response::empty(HttpStatus::NO_CONTENT);
     }
-    json_reply(HttpStatus::OK, format!("[{}]", replies.join(",")))
+    text.push_str("]\n");
+    with_json_type(Response::with_body(HttpStatus::OK, text))
 }
 
 /// 403 with an empty body, and Core's warning.
@@ -233,7 +259,7 @@ fn forbidden(user: &str, f: &Forbidden) -> Response {
 
 /// An error sent with the legacy HTTP status mapping.
 fn legacy_error(shape: &ReplyShape, e: RpcError) -> Response {
-    json_reply(e.legacy_http_status(), shape.reply_text(&Err(e)))
+    json_reply(e.legacy_http_status(), |out| shape.write_reply(&Err(e), out))
 }
 
 /// The JSON-RPC handlers registered on an HTTP server (Core's StartHTTPRPC /

@@ -68,6 +68,13 @@ impl ReplyShape {
     /// serialising [`Self::reply`], without building the object first).
     #[must_use]
     pub fn reply_text(&self, outcome: &Result<Value, RpcError>) -> String {
+        let mut out = String::with_capacity(64);
+        self.write_reply(outcome, &mut out);
+        out
+    }
+
+    /// [`reply_text`](Self::reply_text), appended to `out`.
+    pub fn write_reply(&self, outcome: &Result<Value, RpcError>, out: &mut String) {
         fn push(out: &mut String, v: &Value) {
             use std::fmt::Write as _;
             match v {
@@ -82,7 +89,6 @@ impl ReplyShape {
                 }
             }
         }
-        let mut out = String::with_capacity(64);
         out.push('{');
         if self.version == Version::V2 {
             out.push_str("\"jsonrpc\":\"2.0\",");
@@ -90,7 +96,7 @@ impl ReplyShape {
         match outcome {
             Ok(result) => {
                 out.push_str("\"result\":");
-                push(&mut out, result);
+                push(out, result);
                 if self.version == Version::Legacy {
                     out.push_str(",\"error\":null");
                 }
@@ -100,15 +106,14 @@ impl ReplyShape {
                     out.push_str("\"result\":null,");
                 }
                 out.push_str("\"error\":");
-                push(&mut out, &e.to_json());
+                push(out, &e.to_json());
             }
         }
         if let Some(id) = &self.id {
             out.push_str(",\"id\":");
-            push(&mut out, id);
+            push(out, id);
         }
         out.push('}');
-        out
     }
 
     /// The reply object for a result or an error.
@@ -254,7 +259,8 @@ pub enum Body<'a> {
 /// -32700 `Parse error` for anything that is not JSON or nested deeper than
 /// [`MAX_JSON_DEPTH`].
 pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
-    if nesting_depth(body) > MAX_JSON_DEPTH {
+    // nesting deeper than the limit takes more bytes than the limit
+    if body.len() > MAX_JSON_DEPTH && nesting_depth(body) > MAX_JSON_DEPTH {
         return Err(RpcError::parse("Parse error"));
     }
     let first = body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
@@ -309,6 +315,18 @@ fn value(raw: &RawValue) -> Value {
     let mut de = serde_json::Deserializer::from_str(raw.get());
     de.disable_recursion_limit();
     serde::Deserialize::deserialize(&mut de).unwrap_or(Value::Null)
+}
+
+/// A value that is usually a plain string (a method name): such a string
+/// is taken as it is, anything else parsed.
+fn string_or_value(raw: &RawValue) -> Value {
+    let text = raw.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        // validated JSON: without a backslash, the text between the quotes
+        // is the string
+        Some(inner) if !inner.contains(['\\', '"']) => Value::String(inner.to_owned()),
+        _ => value(raw),
+    }
 }
 
 /// A request's `id`. The usual one, a small unsigned integer, is built
@@ -382,7 +400,7 @@ pub fn parse_object(object: Object<'_>, shape: &mut ReplyShape) -> Result<JsonRp
             },
         }
     }
-    let method = match object.method.map(value) {
+    let method = match object.method.map(string_or_value) {
         None | Some(Value::Null) => return Err(RpcError::invalid_request("Missing method")),
         Some(Value::String(s)) => s,
         Some(_) => return Err(RpcError::invalid_request("Method must be a string")),
