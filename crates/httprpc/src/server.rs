@@ -1,6 +1,7 @@
 //! The RPC server proper: the command table with its lifecycle (StartRPC,
 //! InterruptRPC, StopRPC), warmup, and the record of running commands.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -200,7 +201,8 @@ impl RpcServer {
         };
         let _active = ActiveGuard::new(&self.state, cmd.name);
         Execution::Done(
-            positional(cmd, req.params).and_then(|params| f(params, &CallContext { server: self.clone(), caller })),
+            positional(cmd, req.params)
+                .and_then(|params| f(params, &CallContext { server: Cow::Borrowed(self), caller })),
         )
     }
 
@@ -208,10 +210,9 @@ impl RpcServer {
         let cmd = self.lookup(&req.method)?;
         let _active = ActiveGuard::new(&self.state, cmd.name);
         let params = positional(cmd, req.params)?;
-        let ctx = CallContext { server: self.clone(), caller };
         match &cmd.handler {
-            CommandFn::Sync(f) => f(params, &ctx),
-            CommandFn::Async(f) => f(params, ctx).await,
+            CommandFn::Sync(f) => f(params, &CallContext { server: Cow::Borrowed(self), caller }),
+            CommandFn::Async(f) => f(params, CallContext { server: Cow::Owned(self.clone()), caller }).await,
         }
     }
 
@@ -280,20 +281,24 @@ pub struct Caller {
 }
 
 /// What a running command can see of the server.
+///
+/// A command that answers at once borrows the server for the call (no
+/// reference count is touched on the way); one that may wait owns a handle
+/// (`CallContext<'static>`).
 #[derive(Clone)]
-pub struct CallContext {
-    server: RpcServer,
+pub struct CallContext<'a> {
+    server: Cow<'a, RpcServer>,
     /// Who made the call.
     pub caller: Caller,
 }
 
-impl std::fmt::Debug for CallContext {
+impl std::fmt::Debug for CallContext<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallContext").field("caller", &self.caller).finish_non_exhaustive()
     }
 }
 
-impl CallContext {
+impl CallContext<'_> {
     /// The server the call runs on.
     #[must_use]
     pub fn server(&self) -> &RpcServer {

@@ -115,10 +115,10 @@ pub type CommandFuture = BoxFuture<Result<Value, RpcError>>;
 
 /// An async command: positional parameters (named ones already mapped to
 /// positions) and the call's context, to a future of the result.
-pub type AsyncCommandFn = Arc<dyn Fn(Vec<Value>, CallContext) -> CommandFuture + Send + Sync>;
+pub type AsyncCommandFn = Arc<dyn Fn(Vec<Value>, CallContext<'static>) -> CommandFuture + Send + Sync>;
 
 /// A command that answers at once: parameters and context to the result.
-pub type SyncCommandFn = Arc<dyn Fn(Vec<Value>, &CallContext) -> Result<Value, RpcError> + Send + Sync>;
+pub type SyncCommandFn = Arc<dyn Fn(Vec<Value>, &CallContext<'_>) -> Result<Value, RpcError> + Send + Sync>;
 
 /// A command's implementation.
 #[derive(Clone)]
@@ -169,7 +169,7 @@ impl Command {
     /// the builder methods.
     pub fn new<F, Fut>(category: &'static str, name: &'static str, description: &'static str, f: F) -> Self
     where
-        F: Fn(Vec<Value>, CallContext) -> Fut + Send + Sync + 'static,
+        F: Fn(Vec<Value>, CallContext<'static>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<Value, RpcError>> + Send + 'static,
     {
         Self::with_handler(
@@ -183,7 +183,7 @@ impl Command {
     /// A command that answers without waiting (see [`CommandFn::Sync`]).
     pub fn sync<F>(category: &'static str, name: &'static str, description: &'static str, f: F) -> Self
     where
-        F: Fn(Vec<Value>, &CallContext) -> Result<Value, RpcError> + Send + Sync + 'static,
+        F: Fn(Vec<Value>, &CallContext<'_>) -> Result<Value, RpcError> + Send + Sync + 'static,
     {
         Self::with_handler(category, name, description, CommandFn::Sync(Arc::new(f)))
     }

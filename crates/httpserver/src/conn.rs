@@ -616,6 +616,9 @@ async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close:
     tokio::pin!(timer);
     loop {
         tokio::select! {
+            // the connection first: it is what wakes the task nearly every
+            // time, and a fixed order needs no random number per poll
+            biased;
             res = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
                 if let Err(e) = res {
                     tracing::debug!(target: "http", "connection from {peer} ended: {e}");

@@ -212,7 +212,7 @@ pub struct NodeIdentity {
 /// or RPC is interrupted; returns the tip then, as Core's long polls do.
 async fn wait_for_tip(
     slot: &ChainSlot,
-    ctx: &ferronode_httprpc::CallContext,
+    ctx: &ferronode_httprpc::CallContext<'_>,
     timeout_ms: i64,
     done: impl Fn(&(BlockHash, u32)) -> bool,
 ) -> Result<Value, RpcError> {
