@@ -598,7 +598,7 @@ async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close:
             let ctx = ConnContext::current(&mut ctx.borrow_mut());
             // Boxed so that hyper's connection is Unpin and can be taken
             // apart when the connection is parked.
-            Box::pin(async move { Ok::<_, std::convert::Infallible>(crate::dispatch(ctx, req, guard).await) })
+            Box::pin(crate::dispatch(ctx, req, guard))
         })
     };
     let mut conn = hyper::server::conn::http1::Builder::new()

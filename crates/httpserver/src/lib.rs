@@ -470,46 +470,30 @@ fn server_reply(status: StatusCode, body: &'static str) -> Response {
 }
 
 /// Routes one request through the pipeline and turns the reply into hyper's.
-pub(crate) async fn dispatch(
+///
+/// What needs no waiting (the target, the checks, the route, the request
+/// head) is done here, before the future is made: the future then holds
+/// one copy of the head rather than one per layer of `async fn`, which
+/// keeps it small enough for the allocator's fast path.
+pub(crate) fn dispatch(
     conn: Arc<conn::ConnContext>,
     req: hyper::Request<hyper::body::Incoming>,
     guard: RequestGuard,
-) -> hyper::Response<TrackedBody> {
-    let peer = conn.peer.clone();
+) -> impl std::future::Future<Output = Result<hyper::Response<TrackedBody>, std::convert::Infallible>> + Send {
     let (parts, body) = req.into_parts();
     // origin-form (`/path?query`), the usual case, without formatting
     let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
         (None, Some(pq)) => pq.as_str().to_owned(),
         _ => parts.uri.to_string(),
     };
+    let peer = conn.peer.clone();
     let span = tracing::debug_span!(target: "http", "request", method = %parts.method, %target, %peer);
-    let _entered = span.enter();
-    tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
-    drop(_entered);
-    let reply = tracing::Instrument::instrument(route(&conn, peer, parts, body, target), span).await;
-    finalize(&conn.shared, reply, guard)
-}
-
-async fn route(
-    conn: &Arc<conn::ConnContext>,
-    peer: Peer,
-    parts: hyper::http::request::Parts,
-    body: hyper::body::Incoming,
-    target: String,
-) -> Response {
-    let shared = &conn.shared;
-    if shared.interrupted.load(Ordering::SeqCst) {
-        tracing::debug!(target: "http", "Rejecting request while shutting down");
-        return server_reply(StatusCode::SERVICE_UNAVAILABLE, "");
-    }
-    if !matches!(parts.method, Method::GET | Method::POST | Method::HEAD | Method::PUT) {
-        return server_reply(StatusCode::METHOD_NOT_ALLOWED, "");
-    }
-    let Some((handler, subpath_at)) = conn.routes.lookup(&target) else {
-        return server_reply(StatusCode::NOT_FOUND, "");
-    };
-    let subpath = target[subpath_at..].to_owned();
-    let mut head = RequestHead {
+    span.in_scope(|| {
+        tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
+    });
+    let route = span.in_scope(|| pick_route(&conn, &parts.method, &target));
+    let subpath = route.as_ref().map_or_else(|_| String::new(), |&(_, at)| target[at..].to_owned());
+    let head = RequestHead {
         method: parts.method,
         target,
         subpath,
@@ -519,39 +503,80 @@ async fn route(
         principal: None,
         extensions: parts.extensions,
     };
-    if let Admission::Reply(reply) = handler.admit(&mut head) {
-        return reply.await;
+    tracing::Instrument::instrument(serve_request(conn, head, body, guard, route.map(|(index, _)| index)), span)
+}
+
+/// The route for a request (its index in the connection's table, and where
+/// the sub-path begins), or the status of the server's own reply: 503 while
+/// shutting down, 405 for a method no handler takes, 404 for an unknown
+/// path.
+fn pick_route(conn: &conn::ConnContext, method: &Method, target: &str) -> Result<(usize, usize), StatusCode> {
+    if conn.shared.interrupted.load(Ordering::SeqCst) {
+        tracing::debug!(target: "http", "Rejecting request while shutting down");
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
     }
-    let body = match conn::read_body(body, shared.config.max_body_size).await {
-        Ok(body) => body,
-        Err(BodyError::TooLarge) => return server_reply(StatusCode::PAYLOAD_TOO_LARGE, ""),
-        Err(BodyError::Malformed) => return server_reply(StatusCode::BAD_REQUEST, ""),
-    };
-    match shared.queue.acquire().await {
-        Ok(()) => {}
-        Err(QueueFull) => {
-            tracing::warn!("Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
-            return server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
+    if !matches!(*method, Method::GET | Method::POST | Method::HEAD | Method::PUT) {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    conn.routes.lookup(target).ok_or(StatusCode::NOT_FOUND)
+}
+
+/// The rest of the pipeline: admission, body, worker slot, handler.
+///
+/// An `async` block rather than an `async fn`: an `async fn` copies its
+/// arguments into locals of its own, so the future would hold the request
+/// head twice.
+#[allow(clippy::manual_async_fn)] // on purpose, as said above
+fn serve_request(
+    conn: Arc<conn::ConnContext>,
+    mut head: RequestHead,
+    body: hyper::body::Incoming,
+    guard: RequestGuard,
+    route: Result<usize, StatusCode>,
+) -> impl std::future::Future<Output = Result<hyper::Response<TrackedBody>, std::convert::Infallible>> + Send {
+    async move {
+        let handler = match route {
+            Ok(index) => conn.routes.handler(index),
+            Err(status) => return Ok(finalize(&conn.shared, server_reply(status, ""), guard)),
+        };
+        if let Admission::Reply(reply) = handler.admit(&mut head) {
+            let reply = reply.await;
+            return Ok(finalize(&conn.shared, reply, guard));
         }
-    };
-    // The handler runs inline on the connection's task (no extra task per
-    // request); a panic becomes a 500, and if the client goes away mid-way
-    // the rest of the handler is moved to a task of its own, as Core lets
-    // handlers finish whatever happens to their client.
-    let held = HeldSlot(shared);
-    let outcome =
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.respond(Request { head, body }))) {
+        let body = match conn::read_body(body, conn.shared.config.max_body_size).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                return Ok(finalize(&conn.shared, server_reply(StatusCode::PAYLOAD_TOO_LARGE, ""), guard))
+            }
+            Err(BodyError::Malformed) => {
+                return Ok(finalize(&conn.shared, server_reply(StatusCode::BAD_REQUEST, ""), guard))
+            }
+        };
+        if let Err(QueueFull) = conn.shared.queue.acquire().await {
+            tracing::warn!("Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
+            let reply = server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
+            return Ok(finalize(&conn.shared, reply, guard));
+        }
+        // The handler runs inline on the connection's task (no extra task per
+        // request); a panic becomes a 500, and if the client goes away mid-way
+        // the rest of the handler is moved to a task of its own, as Core lets
+        // handlers finish whatever happens to their client.
+        let held = HeldSlot(&conn.shared);
+        let req = Request { head, body };
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.respond(req))) {
             Ok(Reply::Now(reply)) => Ok(reply),
             Ok(Reply::Later(work)) => {
                 std::mem::forget(held);
-                RunOrDetach { work: Some(work), slot: Some(WorkSlot(Arc::clone(conn))) }.await
+                RunOrDetach { work: Some(work), slot: Some(WorkSlot(Arc::clone(&conn))) }.await
             }
             Err(_) => Err(()),
         };
-    outcome.unwrap_or_else(|()| {
-        tracing::error!(target: "http", "handler panicked");
-        server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
-    })
+        let reply = outcome.unwrap_or_else(|()| {
+            tracing::error!(target: "http", "handler panicked");
+            server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
+        });
+        Ok(finalize(&conn.shared, reply, guard))
+    }
 }
 
 /// A worker slot held while a handler answers at once; returned when

@@ -44,13 +44,18 @@ impl std::fmt::Debug for Table {
 }
 
 impl Table {
-    /// The handler for `target`, and where in `target` the sub-path it
-    /// receives begins.
-    pub(crate) fn lookup(&self, target: &str) -> Option<(&dyn Handler, usize)> {
-        self.0.iter().find_map(|r| {
+    /// The index of the handler for `target`, and where in `target` the
+    /// sub-path it receives begins.
+    pub(crate) fn lookup(&self, target: &str) -> Option<(usize, usize)> {
+        self.0.iter().enumerate().find_map(|(index, r)| {
             let hit = if r.exact { target == r.prefix } else { target.starts_with(&r.prefix) };
-            hit.then(|| (&*r.handler, r.prefix.len()))
+            hit.then_some((index, r.prefix.len()))
         })
+    }
+
+    /// The handler at an index [`lookup`](Self::lookup) returned.
+    pub(crate) fn handler(&self, index: usize) -> &dyn Handler {
+        &*self.0[index].handler
     }
 }
 
