@@ -19,7 +19,8 @@
 //! - [`Routes`]: the handler table, shared with whoever registers handlers.
 //! - [`Handler`]: a two-step handler. `admit` runs on the connection without a
 //!   worker (method checks, authentication, the delay after a bad password);
-//!   `handle` runs on a worker.
+//!   `respond` runs holding a worker slot and either answers at once
+//!   ([`Reply::Now`]) or returns the future of `handle`.
 //!
 //! # Why connections are tracked
 //! Stopping must neither cut a reply in half nor wait for idle clients. Every
