@@ -536,46 +536,40 @@ fn serve_request(
     route: Result<usize, StatusCode>,
 ) -> impl std::future::Future<Output = Result<hyper::Response<TrackedBody>, std::convert::Infallible>> + Send {
     async move {
-        let handler = match route {
-            Ok(index) => conn.routes.handler(index),
-            Err(status) => return Ok(finalize(&conn.shared, server_reply(status, ""), guard)),
-        };
-        if let Admission::Reply(reply) = handler.admit(&mut head) {
-            let reply = reply.await;
-            return Ok(finalize(&conn.shared, reply, guard));
-        }
-        let body = match conn::read_body(body, conn.shared.config.max_body_size).await {
-            Ok(body) => body,
-            Err(BodyError::TooLarge) => {
-                return Ok(finalize(&conn.shared, server_reply(StatusCode::PAYLOAD_TOO_LARGE, ""), guard))
+        let reply = 'reply: {
+            let handler = match route {
+                Ok(index) => conn.routes.handler(index),
+                Err(status) => break 'reply server_reply(status, ""),
+            };
+            if let Admission::Reply(reply) = handler.admit(&mut head) {
+                break 'reply reply.await;
             }
-            Err(BodyError::Malformed) => {
-                return Ok(finalize(&conn.shared, server_reply(StatusCode::BAD_REQUEST, ""), guard))
+            let body = match conn::read_body(body, conn.shared.config.max_body_size).await {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => break 'reply server_reply(StatusCode::PAYLOAD_TOO_LARGE, ""),
+                Err(BodyError::Malformed) => break 'reply server_reply(StatusCode::BAD_REQUEST, ""),
+            };
+            if let Err(QueueFull) = conn.shared.queue.acquire().await {
+                tracing::warn!("Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
+                break 'reply server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
             }
+            // The handler runs inline on the connection's task (no extra task
+            // per request); a panic becomes a 500, and if the client goes
+            // away mid-way the rest of the handler is moved to a task of its
+            // own, as Core lets handlers finish whatever happens to their
+            // client.
+            let held = HeldSlot(&conn.shared);
+            let req = Request { head, body };
+            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.respond(req))) {
+                Ok(Reply::Now(reply)) => Ok(reply),
+                Ok(Reply::Later(work)) => RunOrDetach { work: Some(work), slot: Some(held.keep_for(&conn)) }.await,
+                Err(_) => Err(()),
+            };
+            outcome.unwrap_or_else(|()| {
+                tracing::error!(target: "http", "handler panicked");
+                server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
+            })
         };
-        if let Err(QueueFull) = conn.shared.queue.acquire().await {
-            tracing::warn!("Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
-            let reply = server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
-            return Ok(finalize(&conn.shared, reply, guard));
-        }
-        // The handler runs inline on the connection's task (no extra task per
-        // request); a panic becomes a 500, and if the client goes away mid-way
-        // the rest of the handler is moved to a task of its own, as Core lets
-        // handlers finish whatever happens to their client.
-        let held = HeldSlot(&conn.shared);
-        let req = Request { head, body };
-        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.respond(req))) {
-            Ok(Reply::Now(reply)) => Ok(reply),
-            Ok(Reply::Later(work)) => {
-                std::mem::forget(held);
-                RunOrDetach { work: Some(work), slot: Some(WorkSlot(Arc::clone(&conn))) }.await
-            }
-            Err(_) => Err(()),
-        };
-        let reply = outcome.unwrap_or_else(|()| {
-            tracing::error!(target: "http", "handler panicked");
-            server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
-        });
         Ok(finalize(&conn.shared, reply, guard))
     }
 }
@@ -583,6 +577,15 @@ fn serve_request(
 /// A worker slot held while a handler answers at once; returned when
 /// dropped.
 struct HeldSlot<'a>(&'a Shared);
+
+impl HeldSlot<'_> {
+    /// The same slot, held for a handler that waits.
+    fn keep_for(self, conn: &Arc<conn::ConnContext>) -> WorkSlot {
+        // the slot passes to the `WorkSlot`, which returns it when dropped
+        std::mem::forget(self);
+        WorkSlot(Arc::clone(conn))
+    }
+}
 
 impl Drop for HeldSlot<'_> {
     fn drop(&mut self) {
