@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::auth::{AuthConfig, AuthError, Credentials, Forbidden, Whitelist};
 use crate::request::{
-    batch_method, parse_body, parse_object, parse_request, Body, JsonRpcRequest, ReplyShape, Version,
+    batch_method, first_byte, parse_body, parse_object, parse_request, Body, JsonRpcRequest, ReplyShape, Version,
 };
 use crate::server::{Caller, Execution, RpcServer};
 use crate::RpcError;
@@ -155,7 +155,7 @@ enum Settled {
 /// single request, as far as it goes without waiting. A batch is left to
 /// [`execute_batch`] unparsed.
 fn settle(calls: &Calls, body: &[u8], caller: Caller) -> Settled {
-    if body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'[') {
+    if first_byte(body) == Some(b'[') {
         return Settled::Batch(caller);
     }
     let mut shape = ReplyShape::default();

@@ -263,8 +263,7 @@ pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
     if body.len() > MAX_JSON_DEPTH && nesting_depth(body) > MAX_JSON_DEPTH {
         return Err(RpcError::parse("Parse error"));
     }
-    let first = body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    if first == Some(&b'{') {
+    if first_byte(body) == Some(b'{') {
         // Every valid JSON object reads as members, so one pass both checks
         // the body and splits the request.
         let object: Object<'_> = serde_json::from_slice(body).map_err(|_| RpcError::parse("Parse error"))?;
@@ -278,6 +277,12 @@ pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
         }
         _ => Ok(Body::Other),
     }
+}
+
+/// The first byte of `body` that is not JSON whitespace: `{` for a request
+/// object, `[` for a batch.
+pub(crate) fn first_byte(body: &[u8]) -> Option<u8> {
+    body.iter().copied().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 /// UniValue refuses documents nested deeper than this; so do we.
@@ -349,7 +354,7 @@ fn id_value(raw: &RawValue) -> Value {
 /// -32600 `Invalid Request object` for a non-object; -32700 with UniValue's
 /// type-error text when `method` is missing or not a string.
 pub fn batch_method(raw: &RawValue) -> Result<String, RpcError> {
-    match request_object(raw)?.method.map(value) {
+    match request_object(raw)?.method.map(string_or_value) {
         Some(Value::String(m)) => Ok(m),
         other => {
             let v = other.unwrap_or(Value::Null);

@@ -489,10 +489,10 @@ pub(crate) fn dispatch(
     };
     let peer = conn.peer.clone();
     let span = tracing::debug_span!(target: "http", "request", method = %parts.method, %target, %peer);
-    span.in_scope(|| {
+    let route = span.in_scope(|| {
         tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
+        pick_route(&conn, &parts.method, &target)
     });
-    let route = span.in_scope(|| pick_route(&conn, &parts.method, &target));
     let subpath = route.as_ref().map_or_else(|_| String::new(), |&(_, at)| target[at..].to_owned());
     let head = RequestHead {
         method: parts.method,
@@ -562,7 +562,7 @@ fn serve_request(
             let req = Request { head, body };
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.respond(req))) {
                 Ok(Reply::Now(reply)) => Ok(reply),
-                Ok(Reply::Later(work)) => RunOrDetach { work: Some(work), slot: Some(held.keep_for(&conn)) }.await,
+                Ok(Reply::Later(work)) => RunOrDetach::new(work, held.keep_for(&conn)).await,
                 Err(_) => Err(()),
             };
             outcome.unwrap_or_else(|()| {
@@ -609,8 +609,14 @@ impl Drop for WorkSlot {
 /// slot to a new task, so the work completes and `stop()` still waits for
 /// it.
 struct RunOrDetach {
-    work: Option<BoxFuture<Response>>,
+    work: Option<CatchUnwind>,
     slot: Option<WorkSlot>,
+}
+
+impl RunOrDetach {
+    fn new(work: BoxFuture<Response>, slot: WorkSlot) -> Self {
+        Self { work: Some(CatchUnwind(work)), slot: Some(slot) }
+    }
 }
 
 impl std::future::Future for RunOrDetach {
@@ -620,12 +626,7 @@ impl std::future::Future for RunOrDetach {
         let Some(work) = self.work.as_mut() else {
             return std::task::Poll::Ready(Err(()));
         };
-        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx)));
-        let outcome = match polled {
-            Ok(std::task::Poll::Pending) => return std::task::Poll::Pending,
-            Ok(std::task::Poll::Ready(reply)) => Ok(reply),
-            Err(_) => Err(()),
-        };
+        let outcome = std::task::ready!(std::pin::Pin::new(work).poll(cx));
         self.work = None;
         self.slot = None;
         std::task::Poll::Ready(outcome)
@@ -637,7 +638,7 @@ impl Drop for RunOrDetach {
         if let Some(work) = self.work.take() {
             let slot = self.slot.take();
             tokio::spawn(async move {
-                let finished = CatchUnwind(work).await;
+                let finished = work.await;
                 drop((finished, slot));
             });
         }
