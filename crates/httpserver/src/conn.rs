@@ -1,314 +1,22 @@
-//! One connection: hyper's HTTP/1.1 state machine, plus the request tracking
-//! that lets `stop()` wait for exactly the replies in flight.
-//!
-//! A request is *in flight* from the moment hyper hands it to us until the
-//! last byte of its reply has been passed to the socket. The reply body marks
-//! itself finished when hyper has taken its last frame; the next successful
-//! flush of the socket (hyper flushes after encoding a reply) settles it. A
-//! connection with nothing in flight is *quiet*: idle keep-alive, never sent a
-//! byte, or stuck halfway through a request head. Quiet connections are closed
-//! at once when the server stops; busy ones are closed as soon as they turn
-//! quiet.
+//! One connection: hyper's HTTP/1.1 state machine over a socket wrapper
+//! that reports activity and completed flushes to the request tracker
+//! ([`crate::tracker`]), the connection's timers (idle, slow request heads,
+//! unread replies), and parking of idle connections.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 use crate::close::CloseWatch;
 use crate::routes::Table;
-
-/// Bookkeeping shared by a connection's task, its socket wrapper and the
-/// replies it sends.
-#[derive(Debug)]
-pub(crate) struct ConnState {
-    /// Requests that arrived and whose reply has not been fully written.
-    inflight: AtomicUsize,
-    /// Replies whose body hyper has consumed but which await a flush.
-    finished: AtomicUsize,
-    /// Milliseconds since `epoch` of the last byte read or written.
-    last_activity_ms: AtomicU64,
-    /// 1 + milliseconds since `epoch` when the current request head began
-    /// to arrive; 0 when no head is in progress.
-    head_started_ms: AtomicU64,
-    epoch: Instant,
-    /// `epoch` on the coarse clock.
-    epoch_coarse_ms: u64,
-    /// Signalled when `inflight` drops to zero while `watching`.
-    quiet: Notify,
-    /// Set while the server stops: only then does the connection task need
-    /// to hear about every settled reply.
-    watching: AtomicBool,
-    /// The server-wide count of requests in flight.
-    total: Arc<Inflight>,
-    /// This connection's shard of `total`.
-    shard: usize,
-}
-
-/// Requests in flight across all connections, so that `stop()` can wait for
-/// exactly them before closing idle connections.
-///
-/// The counts are split over shards, each on a cache line of its own, and a
-/// connection always counts on the same shard. Two cores serving different
-/// connections then rarely write the same line, and a shard's count is
-/// never below the requests of its connections that are in flight, so the
-/// sum `stop()` reads cannot miss one.
-#[derive(Debug, Default)]
-pub(crate) struct Inflight {
-    shards: [InflightShard; INFLIGHT_SHARDS],
-    /// Hands out shards to new connections in turn.
-    next_shard: AtomicUsize,
-    changed: Notify,
-    /// Set once `stop()` waits: only then do the counters going down
-    /// need to wake anyone. (Waking takes the `Notify`'s lock, which every
-    /// connection would otherwise meet whenever a count falls.)
-    watched: AtomicBool,
-}
-
-const INFLIGHT_SHARDS: usize = 16;
-
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct InflightShard {
-    /// Requests whose reply has not been fully written.
-    count: AtomicUsize,
-    /// Requests whose handler has not produced its whole reply yet.
-    unfinished: AtomicUsize,
-}
-
-impl Inflight {
-    /// The shard for a new connection.
-    fn assign_shard(&self) -> usize {
-        self.next_shard.fetch_add(1, Ordering::Relaxed) % INFLIGHT_SHARDS
-    }
-
-    fn add(&self, shard: usize) {
-        let shard = &self.shards[shard];
-        shard.count.fetch_add(1, Ordering::AcqRel);
-        shard.unfinished.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn finish(&self, shard: usize) {
-        self.shards[shard].unfinished.fetch_sub(1, Ordering::SeqCst);
-        self.changed_if_watched();
-    }
-
-    fn sub(&self, shard: usize, n: usize) {
-        if n > 0 {
-            self.shards[shard].count.fetch_sub(n, Ordering::SeqCst);
-            self.changed_if_watched();
-        }
-    }
-
-    fn changed_if_watched(&self) {
-        if self.watched.load(Ordering::SeqCst) {
-            self.changed.notify_waiters();
-        }
-    }
-
-    fn sum(&self, counter: fn(&InflightShard) -> &AtomicUsize) -> usize {
-        self.shards.iter().map(|s| counter(s).load(Ordering::SeqCst)).sum()
-    }
-
-    async fn wait(&self, counter: fn(&InflightShard) -> &AtomicUsize) {
-        // Set before the counters are read: a request that ends after the
-        // read sees the flag and wakes us (both sides are SeqCst).
-        self.watched.store(true, Ordering::SeqCst);
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.sum(counter) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// Resolves once every handler has produced its reply.
-    pub(crate) async fn handlers_done(&self) {
-        self.wait(|s| &s.unfinished).await;
-    }
-
-    /// Resolves once every reply has been written.
-    pub(crate) async fn replies_written(&self) {
-        self.wait(|s| &s.count).await;
-    }
-
-    pub(crate) fn get(&self) -> usize {
-        self.sum(|s| &s.count)
-    }
-}
-
-impl ConnState {
-    fn new(total: Arc<Inflight>) -> Self {
-        Self {
-            shard: total.assign_shard(),
-            total,
-            inflight: AtomicUsize::new(0),
-            finished: AtomicUsize::new(0),
-            last_activity_ms: AtomicU64::new(0),
-            head_started_ms: AtomicU64::new(0),
-            watching: AtomicBool::new(false),
-            epoch: Instant::now(),
-            epoch_coarse_ms: coarse_now_ms(),
-            quiet: Notify::new(),
-        }
-    }
-
-    /// Milliseconds since `epoch`, to within a scheduler tick.
-    fn now_ms(&self) -> u64 {
-        coarse_now_ms().saturating_sub(self.epoch_coarse_ms).min(u64::MAX - 1)
-    }
-
-    fn touch(&self) {
-        self.last_activity_ms.store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    /// Bytes arrived: if no request is in flight they begin a request head.
-    fn received(&self) {
-        let now = self.now_ms();
-        self.last_activity_ms.store(now, Ordering::Relaxed);
-        if self.is_quiet() {
-            let _ = self.head_started_ms.compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed);
-        }
-    }
-
-    /// When the request head now arriving began, if one is.
-    fn head_started(&self) -> Option<Instant> {
-        match self.head_started_ms.load(Ordering::Acquire) {
-            0 => None,
-            ms => Some(self.epoch + Duration::from_millis(ms - 1)),
-        }
-    }
-
-    fn last_activity(&self) -> Instant {
-        self.epoch + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed))
-    }
-
-    pub(crate) fn is_quiet(&self) -> bool {
-        self.inflight.load(Ordering::Acquire) == 0
-    }
-
-    /// All bytes handed to the socket so far are written: every finished
-    /// reply is now complete.
-    fn settle(&self) {
-        let done = self.finished.swap(0, Ordering::AcqRel);
-        if done > 0 {
-            if self.inflight.fetch_sub(done, Ordering::AcqRel) == done && self.watching.load(Ordering::Acquire) {
-                self.quiet.notify_one();
-            }
-            self.total.sub(self.shard, done);
-        }
-    }
-}
-
-/// The coarse monotonic clock in milliseconds. Activity is stamped on every
-/// read and write of every connection but only ever compared with timeouts
-/// of seconds, so a clock that is a scheduler tick (a few ms) behind will do;
-/// reading it costs no time-stamp counter read (which in a virtual machine
-/// can be a paravirtual clock read).
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn coarse_now_ms() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec, and clock_gettime writes
-    // nothing else.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &raw mut ts) };
-    if rc != 0 {
-        // Not expected on Linux; every call then takes the precise clock.
-        return precise_now_ms();
-    }
-    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-    let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
-    secs.saturating_mul(1000).saturating_add(millis)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn coarse_now_ms() -> u64 {
-    precise_now_ms()
-}
-
-/// Milliseconds since the first call, on the precise monotonic clock.
-fn precise_now_ms() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Counts one request from arrival until its reply is settled.
-#[derive(Debug)]
-pub(crate) struct RequestGuard {
-    state: Arc<ConnState>,
-    done: bool,
-}
-
-impl RequestGuard {
-    pub(crate) fn new(state: &Arc<ConnState>) -> Self {
-        state.inflight.fetch_add(1, Ordering::AcqRel);
-        state.head_started_ms.store(0, Ordering::Release);
-        state.total.add(state.shard);
-        Self { state: Arc::clone(state), done: false }
-    }
-
-    fn finish(&mut self) {
-        if !self.done {
-            self.done = true;
-            self.state.finished.fetch_add(1, Ordering::AcqRel);
-            self.state.total.finish(self.state.shard);
-        }
-    }
-}
-
-impl Drop for RequestGuard {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-/// A reply body that tells the connection when hyper has taken all of it.
-#[derive(Debug)]
-pub(crate) struct TrackedBody {
-    data: Option<Bytes>,
-    guard: RequestGuard,
-}
-
-impl TrackedBody {
-    pub(crate) fn new(data: Bytes, guard: RequestGuard) -> Self {
-        let data = (!data.is_empty()).then_some(data);
-        let mut body = Self { data, guard };
-        if body.data.is_none() {
-            body.guard.finish();
-        }
-        body
-    }
-}
-
-impl Body for TrackedBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let frame = self.data.take().map(|d| Ok(Frame::data(d)));
-        self.guard.finish();
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.data.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
-    }
-}
+use crate::tracker::{ConnState, RequestGuard};
 
 /// hyper answers malformed requests on its own (400, 431 for an oversize
 /// head, 414 for an oversize target); Core answers 400 to all of them, with
@@ -508,9 +216,7 @@ pub(crate) async fn serve<S: Stream>(
             }
         }
     }
-    // Requests that never settled (the client went away) no longer count.
-    state.finished.store(0, Ordering::Release);
-    state.total.sub(state.shard, state.inflight.swap(0, Ordering::AcqRel));
+    state.abandon();
 }
 
 /// Counts parked connections for the metrics.
@@ -598,7 +304,7 @@ async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close:
             let ctx = ConnContext::current(&mut ctx.borrow_mut());
             // Boxed so that hyper's connection is Unpin and can be taken
             // apart when the connection is parked.
-            Box::pin(crate::dispatch(ctx, req, guard))
+            Box::pin(crate::pipeline::dispatch(ctx, req, guard))
         })
     };
     let mut conn = hyper::server::conn::http1::Builder::new()
@@ -634,14 +340,14 @@ async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close:
             }
             () = close.closed(), if !stopping => {
                 stopping = true;
-                state.watching.store(true, Ordering::Release);
+                state.watch();
                 if state.is_quiet() {
                     return Served::Closed;
                 }
                 Pin::new(&mut conn).graceful_shutdown();
                 timer.as_mut().reset(next_check(&state, config, true));
             }
-            () = state.quiet.notified(), if stopping => {
+            () = state.quieted(), if stopping => {
                 if state.is_quiet() {
                     return Served::Closed;
                 }
@@ -657,7 +363,7 @@ async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close:
                     // deadline (they are woken by the layer that owns them);
                     // a finished reply the client does not read gets
                     // `shutdown_flush_timeout`.
-                    if state.finished.load(Ordering::Acquire) > 0 {
+                    if state.has_finished_reply() {
                         let deadline = *flush_deadline.get_or_insert(now + config.shutdown_flush_timeout);
                         if now >= deadline {
                             tracing::debug!(target: "http", "client {peer} did not read its reply; closing");
@@ -665,7 +371,7 @@ async fn serve_hyper<S: Stream>(io: TrackedIo<S>, ctx: &Arc<ConnContext>, close:
                         }
                     }
                 } else if !quiet
-                    && state.finished.load(Ordering::Acquire) > 0
+                    && state.has_finished_reply()
                     && config.idle_timeout.is_some_and(|d| now.saturating_duration_since(state.last_activity()) >= d)
                 {
                     // The reply is complete but the client stopped reading it.
@@ -697,40 +403,4 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Reads a request body, refusing more than `limit` bytes.
-pub(crate) async fn read_body(mut body: hyper::body::Incoming, limit: usize) -> Result<Bytes, BodyError> {
-    if body.size_hint().lower() > limit as u64 {
-        return Err(BodyError::TooLarge);
-    }
-    // Most bodies arrive as one chunk: keep it as it is; copy only when a
-    // second one comes.
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<bytes::BytesMut> = None;
-    let mut len = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| BodyError::Malformed)?.into_data() else { continue };
-        len += data.len();
-        if len > limit {
-            return Err(BodyError::TooLarge);
-        }
-        match (&mut joined, first.take()) {
-            (Some(buf), _) => buf.extend_from_slice(&data),
-            (None, None) => first = Some(data),
-            (None, Some(head)) => {
-                let mut buf = bytes::BytesMut::with_capacity(head.len() + data.len());
-                buf.extend_from_slice(&head);
-                buf.extend_from_slice(&data);
-                joined = Some(buf);
-            }
-        }
-    }
-    Ok(joined.map_or_else(|| first.unwrap_or_default(), bytes::BytesMut::freeze))
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum BodyError {
-    TooLarge,
-    Malformed,
 }

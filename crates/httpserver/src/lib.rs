@@ -22,6 +22,23 @@
 //!   `respond` runs holding a worker slot and either answers at once
 //!   ([`Reply::Now`]) or returns the future of `handle`.
 //!
+//! Inside, one module per concept:
+//! - `accept`: binding the listening sockets, and the accept loop (one
+//!   implementation for TCP and Unix sockets) with the allow list and the
+//!   connection cap.
+//! - `conn`: one connection: hyper's state machine over a socket wrapper
+//!   that reports activity and flushes, the timers, parking.
+//! - `pipeline`: one request: route, `admit`, body, worker slot, `respond`,
+//!   and the server's headers on the reply.
+//! - `queue`: the work queue (Core's `g_work_queue`); a worker slot is an
+//!   RAII `Permit`.
+//! - `tracker`: the request tracker (Core's `g_requests`): requests in
+//!   flight server-wide (`Inflight`), per connection (`ConnState`) and per
+//!   request (`RequestGuard`, and `TrackedBody`, the reply body that says
+//!   when hyper has taken it all).
+//! - `close`: the signal that closes every connection; `clock`: the coarse
+//!   clock that stamps activity; `routes`, `subnet`, `config`, `handler`.
+//!
 //! # Why connections are tracked
 //! Stopping must neither cut a reply in half nor wait for idle clients. Every
 //! request is counted from the moment hyper hands it over until its reply's
@@ -30,13 +47,17 @@
 //! connections and clients stuck halfway through their headers therefore
 //! never delay shutdown.
 
+mod accept;
+mod clock;
 mod close;
 mod config;
 mod conn;
 mod handler;
+mod pipeline;
 mod queue;
 mod routes;
 mod subnet;
+mod tracker;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -44,9 +65,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::{Method, StatusCode};
-use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 
@@ -61,8 +79,8 @@ pub use hyper::{Method as HttpMethod, StatusCode as HttpStatus};
 pub use routes::Routes;
 pub use subnet::{AllowList, Subnet};
 
-use conn::{BodyError, RequestGuard, TrackedBody};
-use queue::{QueueFull, WorkQueue};
+use accept::{accept_loop, bind_unix, listen, AcceptContext};
+use queue::WorkQueue;
 
 /// Who is at the other end of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +168,7 @@ pub(crate) struct Shared {
     accepted: AtomicU64,
     refused_not_allowed: AtomicU64,
     refused_over_capacity: AtomicU64,
-    inflight: Arc<conn::Inflight>,
+    inflight: Arc<tracker::Inflight>,
     /// Tells connections to close (once nothing is in flight).
     closer: Arc<close::Closer>,
     allow: AllowList,
@@ -287,12 +305,12 @@ impl HttpServer {
         for listener in self.listeners.drain(..) {
             let ctx =
                 AcceptContext { shared: Arc::clone(&self.shared), stop: self.stop_tx.subscribe(), done: done.clone() };
-            tokio::spawn(accept_tcp(listener, ctx));
+            tokio::spawn(accept_loop(listener, ctx));
         }
         for listener in self.unix_listeners.drain(..) {
             let ctx =
                 AcceptContext { shared: Arc::clone(&self.shared), stop: self.stop_tx.subscribe(), done: done.clone() };
-            tokio::spawn(accept_unix(listener, ctx));
+            tokio::spawn(accept_loop(listener, ctx));
         }
     }
 
@@ -346,337 +364,4 @@ impl Drop for HttpServer {
     fn drop(&mut self) {
         self.shared.closer.close();
     }
-}
-
-/// Binds a listening TCP socket with a generous accept backlog, so a burst
-/// of connections (or a moment without free descriptors) queues in the
-/// kernel instead of stalling clients in SYN retries.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
-}
-
-/// Accept backlog of listening sockets.
-const LISTEN_BACKLOG: u32 = 4096;
-
-fn bind_unix(ub: &UnixBind) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-    if let Ok(meta) = std::fs::symlink_metadata(&ub.path) {
-        // Replace a stale socket from an earlier run, never a regular file.
-        if meta.file_type().is_socket() {
-            std::fs::remove_file(&ub.path)?;
-        }
-    }
-    let listener = UnixListener::bind(&ub.path)?;
-    std::fs::set_permissions(&ub.path, std::fs::Permissions::from_mode(ub.mode))?;
-    Ok(listener)
-}
-
-/// What an accept loop hands to the connections it spawns.
-struct AcceptContext {
-    shared: Arc<Shared>,
-    stop: watch::Receiver<bool>,
-    done: mpsc::Sender<()>,
-}
-
-/// A canned reply for a connection over the cap: it is answered before it
-/// sends anything, then closed.
-const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nCache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
-
-impl AcceptContext {
-    /// Serves an accepted stream, or refuses it when the cap is reached.
-    fn spawn<S: conn::Stream>(&self, mut stream: S, peer: Peer) {
-        let shared = Arc::clone(&self.shared);
-        shared.accepted.fetch_add(1, Ordering::Relaxed);
-        let open = shared.open_connections.fetch_add(1, Ordering::AcqRel);
-        if open >= shared.config.max_connections {
-            shared.open_connections.fetch_sub(1, Ordering::AcqRel);
-            shared.refused_over_capacity.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(target: "http", "Connection from {peer} refused: {open} connections open");
-            tokio::spawn(async move {
-                let write = stream.write_all(OVER_CAPACITY);
-                let _ = tokio::time::timeout(std::time::Duration::from_millis(200), write).await;
-            });
-            return;
-        }
-        let close = shared.closer.subscribe();
-        let done = self.done.clone();
-        tokio::spawn(async move {
-            conn::serve(stream, peer, Arc::clone(&shared), close, done).await;
-            shared.open_connections.fetch_sub(1, Ordering::AcqRel);
-        });
-    }
-}
-
-async fn accept_tcp(listener: TcpListener, mut ctx: AcceptContext) {
-    loop {
-        let res = tokio::select! {
-            biased;
-            () = stopped(&mut ctx.stop) => break,
-            res = listener.accept() => res,
-        };
-        match res {
-            Ok((stream, addr)) => {
-                if !ctx.shared.allow.allows(addr.ip()) {
-                    ctx.shared.refused_not_allowed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(target: "http", "Connection from {addr} rejected: Client network is not allowed HTTP access");
-                    continue;
-                }
-                let _ = stream.set_nodelay(true);
-                ctx.spawn(stream, Peer::Tcp(addr));
-            }
-            Err(e) => backoff(&e).await,
-        }
-    }
-}
-
-async fn accept_unix(listener: UnixListener, mut ctx: AcceptContext) {
-    loop {
-        let res = tokio::select! {
-            biased;
-            () = stopped(&mut ctx.stop) => break,
-            res = listener.accept() => res,
-        };
-        match res {
-            Ok((stream, _)) => ctx.spawn(stream, Peer::Unix),
-            Err(e) => backoff(&e).await,
-        }
-    }
-}
-
-/// A failed accept is typically EMFILE: wait a little instead of spinning,
-/// so the process survives descriptor exhaustion.
-async fn backoff(e: &std::io::Error) {
-    tracing::warn!(target: "http", "accept failed: {e}");
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-}
-
-/// Resolves once the stop flag is set (at once if it already is).
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // An error means the server value is gone, which also means stop.
-    let _ = stop.wait_for(|s| *s).await.map(|_| ());
-}
-
-/// A reply generated by the server itself (not by a handler).
-fn server_reply(status: StatusCode, body: &'static str) -> Response {
-    let reply = Response::with_body(status, body).header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        // Tell clients when trying again makes sense.
-        reply.header(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"))
-    } else {
-        reply
-    }
-}
-
-/// Routes one request through the pipeline and turns the reply into hyper's.
-///
-/// What needs no waiting (the target, the checks, the route, the request
-/// head) is done here, before the future is made: the future then holds
-/// one copy of the head rather than one per layer of `async fn`, which
-/// keeps it small enough for the allocator's fast path.
-pub(crate) fn dispatch(
-    conn: Arc<conn::ConnContext>,
-    req: hyper::Request<hyper::body::Incoming>,
-    guard: RequestGuard,
-) -> impl std::future::Future<Output = Result<hyper::Response<TrackedBody>, std::convert::Infallible>> + Send {
-    let (parts, body) = req.into_parts();
-    // origin-form (`/path?query`), the usual case, without formatting
-    let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
-        (None, Some(pq)) => pq.as_str().to_owned(),
-        _ => parts.uri.to_string(),
-    };
-    let peer = conn.peer.clone();
-    let span = tracing::debug_span!(target: "http", "request", method = %parts.method, %target, %peer);
-    let route = span.in_scope(|| {
-        tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
-        pick_route(&conn, &parts.method, &target)
-    });
-    let subpath = route.as_ref().map_or_else(|_| String::new(), |&(_, at)| target[at..].to_owned());
-    let head = RequestHead {
-        method: parts.method,
-        target,
-        subpath,
-        version: parts.version,
-        headers: parts.headers,
-        peer,
-        principal: None,
-        extensions: parts.extensions,
-    };
-    tracing::Instrument::instrument(serve_request(conn, head, body, guard, route.map(|(index, _)| index)), span)
-}
-
-/// The route for a request (its index in the connection's table, and where
-/// the sub-path begins), or the status of the server's own reply: 503 while
-/// shutting down, 405 for a method no handler takes, 404 for an unknown
-/// path.
-fn pick_route(conn: &conn::ConnContext, method: &Method, target: &str) -> Result<(usize, usize), StatusCode> {
-    if conn.shared.interrupted.load(Ordering::SeqCst) {
-        tracing::debug!(target: "http", "Rejecting request while shutting down");
-        return Err(StatusCode::SERVICE_UNAVAILABLE);
-    }
-    if !matches!(*method, Method::GET | Method::POST | Method::HEAD | Method::PUT) {
-        return Err(StatusCode::METHOD_NOT_ALLOWED);
-    }
-    conn.routes.lookup(target).ok_or(StatusCode::NOT_FOUND)
-}
-
-/// The rest of the pipeline: admission, body, worker slot, handler.
-///
-/// An `async` block rather than an `async fn`: an `async fn` copies its
-/// arguments into locals of its own, so the future would hold the request
-/// head twice.
-#[allow(clippy::manual_async_fn)] // on purpose, as said above
-fn serve_request(
-    conn: Arc<conn::ConnContext>,
-    mut head: RequestHead,
-    body: hyper::body::Incoming,
-    guard: RequestGuard,
-    route: Result<usize, StatusCode>,
-) -> impl std::future::Future<Output = Result<hyper::Response<TrackedBody>, std::convert::Infallible>> + Send {
-    async move {
-        let reply = 'reply: {
-            let handler = match route {
-                Ok(index) => conn.routes.handler(index),
-                Err(status) => break 'reply server_reply(status, ""),
-            };
-            if let Admission::Reply(reply) = handler.admit(&mut head) {
-                break 'reply reply.await;
-            }
-            let body = match conn::read_body(body, conn.shared.config.max_body_size).await {
-                Ok(body) => body,
-                Err(BodyError::TooLarge) => break 'reply server_reply(StatusCode::PAYLOAD_TOO_LARGE, ""),
-                Err(BodyError::Malformed) => break 'reply server_reply(StatusCode::BAD_REQUEST, ""),
-            };
-            if let Err(QueueFull) = conn.shared.queue.acquire().await {
-                tracing::warn!("Request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting");
-                break 'reply server_reply(StatusCode::SERVICE_UNAVAILABLE, "Work queue depth exceeded");
-            }
-            // The handler runs inline on the connection's task (no extra task
-            // per request); a panic becomes a 500, and if the client goes
-            // away mid-way the rest of the handler is moved to a task of its
-            // own, as Core lets handlers finish whatever happens to their
-            // client.
-            let held = HeldSlot(&conn.shared);
-            let req = Request { head, body };
-            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.respond(req))) {
-                Ok(Reply::Now(reply)) => Ok(reply),
-                Ok(Reply::Later(work)) => RunOrDetach::new(work, held.keep_for(&conn)).await,
-                Err(_) => Err(()),
-            };
-            outcome.unwrap_or_else(|()| {
-                tracing::error!(target: "http", "handler panicked");
-                server_reply(StatusCode::INTERNAL_SERVER_ERROR, "unknown error")
-            })
-        };
-        Ok(finalize(&conn.shared, reply, guard))
-    }
-}
-
-/// A worker slot held while a handler answers at once; returned when
-/// dropped.
-struct HeldSlot<'a>(&'a Shared);
-
-impl HeldSlot<'_> {
-    /// The same slot, held for a handler that waits.
-    fn keep_for(self, conn: &Arc<conn::ConnContext>) -> WorkSlot {
-        // the slot passes to the `WorkSlot`, which returns it when dropped
-        std::mem::forget(self);
-        WorkSlot(Arc::clone(conn))
-    }
-}
-
-impl Drop for HeldSlot<'_> {
-    fn drop(&mut self) {
-        self.0.queue.release();
-    }
-}
-
-/// A worker slot held by a handler that waits, returned when dropped. It
-/// keeps its connection's context (and so a `done` sender) alive: `stop()`
-/// waits for every handler, even one whose client has gone.
-struct WorkSlot(Arc<conn::ConnContext>);
-
-impl Drop for WorkSlot {
-    fn drop(&mut self) {
-        self.0.shared.queue.release();
-    }
-}
-
-/// Runs a handler inline while holding its worker slot. Dropped before the
-/// handler finished (the client went away), it hands the handler and the
-/// slot to a new task, so the work completes and `stop()` still waits for
-/// it.
-struct RunOrDetach {
-    work: Option<CatchUnwind>,
-    slot: Option<WorkSlot>,
-}
-
-impl RunOrDetach {
-    fn new(work: BoxFuture<Response>, slot: WorkSlot) -> Self {
-        Self { work: Some(CatchUnwind(work)), slot: Some(slot) }
-    }
-}
-
-impl std::future::Future for RunOrDetach {
-    type Output = Result<Response, ()>;
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        let Some(work) = self.work.as_mut() else {
-            return std::task::Poll::Ready(Err(()));
-        };
-        let outcome = std::task::ready!(std::pin::Pin::new(work).poll(cx));
-        self.work = None;
-        self.slot = None;
-        std::task::Poll::Ready(outcome)
-    }
-}
-
-impl Drop for RunOrDetach {
-    fn drop(&mut self) {
-        if let Some(work) = self.work.take() {
-            let slot = self.slot.take();
-            tokio::spawn(async move {
-                let finished = work.await;
-                drop((finished, slot));
-            });
-        }
-    }
-}
-
-/// Polls a future, turning a panic into `Err`.
-struct CatchUnwind(BoxFuture<Response>);
-
-impl std::future::Future for CatchUnwind {
-    type Output = Result<Response, ()>;
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(p) => p.map(Ok),
-            Err(_) => std::task::Poll::Ready(Err(())),
-        }
-    }
-}
-
-fn finalize(shared: &Shared, reply: Response, guard: RequestGuard) -> hyper::Response<TrackedBody> {
-    let Response { status, mut headers, body } = reply;
-    let body_allowed = !(status.is_informational() || status == StatusCode::NO_CONTENT);
-    if body_allowed && !headers.contains_key(CONTENT_TYPE) {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=ISO-8859-1"));
-    }
-    if !body_allowed {
-        headers.remove(CONTENT_LENGTH);
-    }
-    if shared.interrupted.load(Ordering::SeqCst) {
-        headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    let mut response = hyper::Response::new(TrackedBody::new(body, guard));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        // Core master's wording.
-        response.extensions_mut().insert(hyper::ext::ReasonPhrase::from_static(b"Content too large"));
-    }
-    response
 }

@@ -1,5 +1,6 @@
 //! The bounded work queue: `workers` slots to run handlers, and at most
-//! `depth` requests waiting for one.
+//! `depth` requests waiting for one. A slot is held as a [`Permit`], which
+//! gives it back when dropped.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,15 +77,15 @@ impl WorkQueue {
     }
 
     /// Waits for a worker slot, or fails at once when the queue is full.
-    /// The slot is held until [`release`](Self::release).
-    pub(crate) async fn acquire(&self) -> Result<(), QueueFull> {
-        let Err(_) = self.try_take(self.state.load(Ordering::Acquire)) else { return Ok(()) };
+    /// The slot is held until the permit is dropped.
+    pub(crate) async fn acquire(&self) -> Result<Permit<&Self>, QueueFull> {
+        let Err(_) = self.try_take(self.state.load(Ordering::Acquire)) else { return Ok(Permit::new(self)) };
         let (id, grant) = {
             let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
             let mut state = self.state.load(Ordering::Acquire);
             loop {
                 state = match self.try_take(state) {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => return Ok(Permit::new(self)),
                     Err(state) => state,
                 };
                 if waiting(state) >= self.depth {
@@ -110,14 +111,14 @@ impl WorkQueue {
         wait.grant = None;
         // The sender is only dropped unsent once the queue itself is gone.
         if granted {
-            Ok(())
+            Ok(Permit::new(self))
         } else {
             Err(QueueFull)
         }
     }
 
     /// Returns a slot: to the oldest waiter if there is one, else to the pool.
-    pub(crate) fn release(&self) {
+    fn release(&self) {
         let mut state = self.state.load(Ordering::Acquire);
         while waiting(state) == 0 {
             match self.state.compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Acquire) {
@@ -148,6 +149,76 @@ impl WorkQueue {
     pub(crate) fn running(&self, workers: usize) -> usize {
         let free = usize::try_from(free(self.state.load(Ordering::Acquire))).unwrap_or(usize::MAX);
         workers.max(1).saturating_sub(free)
+    }
+}
+
+/// What a [`Permit`] reaches its queue through: a borrow of it, or an
+/// owner that keeps it alive (and whatever else must live as long as the
+/// slot is held).
+pub(crate) trait QueueRef {
+    /// The queue the slot came from.
+    fn work_queue(&self) -> &WorkQueue;
+}
+
+impl QueueRef for &WorkQueue {
+    #[inline]
+    fn work_queue(&self) -> &WorkQueue {
+        self
+    }
+}
+
+/// One worker slot, taken from a [`WorkQueue`] and returned to it when the
+/// permit is dropped (or [`release`](Self::release)d).
+///
+/// A permit starts as a borrow of the queue, which costs nothing to make.
+/// A holder that must outlive the borrow (a handler that waits, and may be
+/// moved to a task of its own) passes the slot on to an owner with
+/// [`keep_with`](Self::keep_with). `None` inside means the slot has been
+/// passed on or returned; it takes no room (the references have a niche).
+#[must_use = "the slot goes back to the queue when the permit is dropped"]
+#[derive(Debug)]
+pub(crate) struct Permit<Q: QueueRef> {
+    queue: Option<Q>,
+}
+
+impl<Q: QueueRef> Permit<Q> {
+    #[inline]
+    fn new(queue: Q) -> Self {
+        Self { queue: Some(queue) }
+    }
+
+    /// The same slot, from now on returned through `owner`, which must
+    /// reach the same queue.
+    #[inline]
+    pub(crate) fn keep_with<O: QueueRef>(mut self, owner: O) -> Permit<O> {
+        let queue = self.queue.take();
+        Permit {
+            queue: queue.map(|queue| {
+                debug_assert!(std::ptr::eq(queue.work_queue(), owner.work_queue()), "a slot stays in its queue");
+                owner
+            }),
+        }
+    }
+
+    /// Returns the slot now; dropping the permit afterwards does nothing.
+    #[inline]
+    pub(crate) fn release(&mut self) {
+        if let Some(queue) = self.queue.take() {
+            queue.work_queue().release();
+        }
+    }
+
+    /// Moves the slot out into a new permit, leaving this one empty.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Self {
+        Self { queue: self.queue.take() }
+    }
+}
+
+impl<Q: QueueRef> Drop for Permit<Q> {
+    #[inline]
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -186,8 +257,8 @@ mod tests {
     #[tokio::test]
     async fn rejects_beyond_workers_plus_depth() {
         let q = WorkQueue::new(2, 1);
-        q.acquire().await.expect("free worker");
-        q.acquire().await.expect("free worker");
+        let first = q.acquire().await.expect("free worker");
+        let _second = q.acquire().await.expect("free worker");
         // third waits in the queue
         let waiter = q.acquire();
         tokio::pin!(waiter);
@@ -195,8 +266,8 @@ mod tests {
         assert_eq!(q.queued(), 1);
         // fourth finds the queue full
         assert_eq!(q.acquire().await.err(), Some(QueueFull));
-        q.release();
-        assert!(waiter.await.is_ok());
+        drop(first);
+        let _third = waiter.await.expect("granted");
         assert_eq!(q.running(2), 2, "the slot went to the waiter");
         assert_eq!(q.rejected.load(Ordering::Relaxed), 1);
     }
@@ -204,32 +275,30 @@ mod tests {
     #[tokio::test]
     async fn waiters_are_served_in_order_and_newcomers_queue_behind_them() {
         let q = WorkQueue::new(1, 3);
-        q.acquire().await.expect("free worker");
+        let held = q.acquire().await.expect("free worker");
         let first = q.acquire();
         let second = q.acquire();
         tokio::pin!(first, second);
         assert!(futures_poll_once(first.as_mut()).await.is_none());
         assert!(futures_poll_once(second.as_mut()).await.is_none());
-        q.release();
+        drop(held);
         // the slot went to `first`; a newcomer finds nothing free
         assert!(futures_poll_once(second.as_mut()).await.is_none());
         let newcomer = q.acquire();
         tokio::pin!(newcomer);
         assert!(futures_poll_once(newcomer.as_mut()).await.is_none());
-        assert!(first.await.is_ok());
-        q.release();
-        assert!(second.await.is_ok());
+        drop(first.await.expect("granted"));
+        let second = second.await.expect("granted");
         assert!(futures_poll_once(newcomer.as_mut()).await.is_none());
-        q.release();
-        assert!(newcomer.await.is_ok());
-        q.release();
+        drop(second);
+        drop(newcomer.await.expect("granted"));
         assert_eq!((q.running(1), q.queued()), (0, 0));
     }
 
     #[tokio::test]
     async fn a_waiter_that_goes_away_leaves_its_place() {
         let q = WorkQueue::new(1, 1);
-        q.acquire().await.expect("free worker");
+        let held = q.acquire().await.expect("free worker");
         {
             let gone = q.acquire();
             tokio::pin!(gone);
@@ -240,9 +309,8 @@ mod tests {
         let next = q.acquire();
         tokio::pin!(next);
         assert!(futures_poll_once(next.as_mut()).await.is_none(), "its place can be taken");
-        q.release();
-        assert!(next.await.is_ok());
-        q.release();
+        drop(held);
+        drop(next.await.expect("granted"));
         assert_eq!(q.running(1), 0);
     }
 
@@ -262,17 +330,15 @@ mod tests {
                         if i % 7 == 0 {
                             // some give up while waiting
                             let waited = tokio::time::timeout(std::time::Duration::from_micros(50), q.acquire()).await;
-                            if let Ok(Ok(())) = waited {
-                                q.release();
-                            }
+                            drop(waited);
                             return;
                         }
-                        q.acquire().await.expect("depth 1000 is never full here");
+                        let permit = q.acquire().await.expect("depth 1000 is never full here");
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         peak.fetch_max(now, Ordering::SeqCst);
                         tokio::task::yield_now().await;
                         running.fetch_sub(1, Ordering::SeqCst);
-                        q.release();
+                        drop(permit);
                     })
                 })
                 .collect();
@@ -284,6 +350,22 @@ mod tests {
         // must have handed it on, so everything is free at the end.
         assert!(peak.load(Ordering::SeqCst) <= 3);
         assert_eq!((q.running(3), q.queued()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_permit_returns_its_slot_once_wherever_it_went() {
+        let q = WorkQueue::new(1, 1);
+        let mut permit = q.acquire().await.expect("free worker");
+        assert_eq!(q.running(1), 1);
+        let moved = permit.take();
+        drop(permit);
+        assert_eq!(q.running(1), 1, "an emptied permit returns nothing");
+        let mut owned = moved.keep_with(&q);
+        assert_eq!(q.running(1), 1, "passing the slot on keeps it taken");
+        owned.release();
+        assert_eq!(q.running(1), 0);
+        drop(owned);
+        assert_eq!(free(q.state.load(Ordering::Acquire)), 1, "a released permit returns nothing when dropped");
     }
 
     async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {
