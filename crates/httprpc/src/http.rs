@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ferronode_httpserver::header::{self, HeaderValue};
 use ferronode_httpserver::{
-    Admission, BoxFuture, Handler, HttpMethod, HttpStatus, Reply, Request, RequestHead, Response, Routes,
+    record_call, Admission, BoxFuture, Handler, HttpMethod, HttpStatus, Reply, Request, RequestHead, Response, Routes,
 };
 
 use serde_json::Value;
@@ -153,9 +153,13 @@ enum Settled {
 /// Core's `ExecuteHTTPRPC` plus the reply writing of `HTTPReq_JSONRPC`, in
 /// Core's order: parse the JSON (500 on failure), whitelist (403), then the
 /// single request, as far as it goes without waiting. A batch is left to
-/// [`execute_batch`] unparsed.
+/// [`execute_batch`] unparsed. The method (or `batch`) is named in the
+/// request's log span as soon as it is known, before the whitelist check,
+/// so that the log lines of the request (the whitelist's warning, a
+/// command's own lines) name it.
 fn settle(calls: &Calls, body: &[u8], caller: Caller) -> Settled {
     if first_byte(body) == Some(b'[') {
+        record_call("batch");
         return Settled::Batch(caller);
     }
     let mut shape = ReplyShape::default();
@@ -173,6 +177,7 @@ fn settle(calls: &Calls, body: &[u8], caller: Caller) -> Settled {
                 Ok(req) => req,
                 Err(e) => return Settled::Reply(legacy_error(&shape, e)),
             };
+            record_call(&req.method);
             if let Err(f) = calls.whitelist.check_method(&caller.user, &req.method) {
                 return Settled::Reply(forbidden(&caller.user, &f));
             }
@@ -182,7 +187,10 @@ fn settle(calls: &Calls, body: &[u8], caller: Caller) -> Settled {
             }
         }
         // not reached (a batch starts with `[`), but correct if it were
-        Body::Batch(_) => Settled::Batch(caller),
+        Body::Batch(_) => {
+            record_call("batch");
+            Settled::Batch(caller)
+        }
     }
 }
 

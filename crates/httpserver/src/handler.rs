@@ -132,3 +132,17 @@ pub trait Handler: Send + Sync + 'static {
         Reply::Later(self.handle(req))
     }
 }
+
+/// Names what the request being served calls (a JSON-RPC method, say) in
+/// the `call` field of the request's log span, so that every line logged
+/// while the request is served names it. A handler calls this from `admit`,
+/// `respond` or `handle`, as soon as it knows the name.
+///
+/// Costs one check of the global log level while debug logging is off (the
+/// request span only exists when `http` debug logging is on).
+#[inline]
+pub fn record_call(name: &str) {
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        tracing::Span::current().record("call", name);
+    }
+}

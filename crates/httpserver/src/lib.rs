@@ -21,6 +21,9 @@
 //!   worker (method checks, authentication, the delay after a bad password);
 //!   `respond` runs holding a worker slot and either answers at once
 //!   ([`Reply::Now`]) or returns the future of `handle`.
+//! - [`record_call`]: a handler names what a request calls (the JSON-RPC
+//!   method) in the request's log span (`-debug=http`), whose other fields
+//!   are the HTTP method, the target and the peer.
 //!
 //! Inside, one module per concept:
 //! - `accept`: binding the listening sockets, and the accept loop (one
@@ -72,7 +75,7 @@ pub use config::{
     default_max_connections, HttpConfig, UnixBind, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
     DEFAULT_QUEUE_DEPTH, DEFAULT_WORKERS, MAX_BODY_SIZE, MAX_HEADERS_SIZE,
 };
-pub use handler::{Admission, BoxFuture, Handler, Reply, Request, RequestHead, Response};
+pub use handler::{record_call, Admission, BoxFuture, Handler, Reply, Request, RequestHead, Response};
 pub use hyper::{header, HeaderMap};
 /// Re-exported so handlers need no direct dependency on `http`.
 pub use hyper::{Method as HttpMethod, StatusCode as HttpStatus};

@@ -49,7 +49,15 @@ pub(crate) fn dispatch(
         _ => parts.uri.to_string(),
     };
     let peer = conn.peer.clone();
-    let span = tracing::debug_span!(target: "http", "request", method = %parts.method, %target, %peer);
+    // `call` is filled in by the handler once it knows it (`record_call`).
+    let span = tracing::debug_span!(
+        target: "http",
+        "request",
+        method = %parts.method,
+        %target,
+        %peer,
+        call = tracing::field::Empty
+    );
     let route = span.in_scope(|| {
         tracing::debug!(target: "http", "Received a {} request for {} from {}", parts.method, target, peer);
         pick_route(&conn, &parts.method, &target)
