@@ -4,10 +4,11 @@
 //!
 //! The flow follows bitcoin-cli: options up to the first word that does not
 //! start with `-` (the same [`Args`] parser and `bitcoin.conf` rules as the
-//! node, from `ferronode-args`, with the client's own option list), then the method and its
-//! arguments, converted to JSON by [`convert`]'s table; one HTTP request per
-//! call ([`http`]), retried every second with `-rpcwait`; the result printed
-//! raw (strings) or as UniValue pretty-prints it ([`json`]).
+//! node, from `ferronode-args`, with the client's own option list), then
+//! the method and its arguments, converted to JSON by [`convert`]'s table;
+//! one HTTP request per call ([`http`]), retried every second with
+//! `-rpcwait`; the result printed raw (strings) or as UniValue
+//! pretty-prints it ([`json`](mod@json)).
 //!
 //! It is a crate of its own, next to the node rather than inside it, so that
 //! building the client builds none of the server: it depends only on
@@ -19,8 +20,8 @@
 //! - [`options`]: the accepted options and `-help`.
 //! - [`convert`]: which parameters are JSON (Core's `vRPCConvertParams`).
 //! - [`http`]: the blocking HTTP/1.1 client.
-//! - [`json`]: UniValue's output layout.
-//! - [`getinfo`]: the `-getinfo` summary.
+//! - [`json`](mod@json): UniValue's output layout.
+//! - `getinfo`: the `-getinfo` summary.
 
 pub mod convert;
 mod getinfo;
