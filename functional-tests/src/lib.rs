@@ -30,19 +30,19 @@ pub use http::{HttpConn, HttpResponse};
 /// Path of the `ferronoded` binary under test.
 pub fn ferronoded() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| built_binary("ferronoded", "FERRONODED"))
+    BIN.get_or_init(|| built_binary("ferronode-node", "ferronoded", "FERRONODED"))
 }
 
 /// Path of the `ferronode-cli` binary under test: `$FERRONODE_CLI` when
 /// set, else built like [`ferronoded`].
 pub fn ferronode_cli() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| built_binary("ferronode-cli", "FERRONODE_CLI"))
+    BIN.get_or_init(|| built_binary("ferronode-cli", "ferronode-cli", "FERRONODE_CLI"))
 }
 
-/// `$<env>` if set, else `name` from the node crate, built with the same
-/// cargo profile as the running test.
-fn built_binary(name: &str, env: &str) -> PathBuf {
+/// `$<env>` if set, else the binary `name` of `package`, built with the
+/// same cargo profile as the running test.
+fn built_binary(package: &str, name: &str, env: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }
@@ -57,7 +57,7 @@ fn built_binary(name: &str, env: &str) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "ferronode-node", "--bin", name, "--manifest-path"]).arg(&manifest);
+    cmd.args(["build", "--quiet", "-p", package, "--bin", name, "--manifest-path"]).arg(&manifest);
     if release {
         cmd.arg("--release");
     }

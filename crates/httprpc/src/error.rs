@@ -4,29 +4,9 @@
 use ferronode_httpserver::HttpStatus;
 use serde_json::{json, Value};
 
-/// Core's error codes (`src/rpc/protocol.h`).
-#[allow(missing_docs)]
-pub mod codes {
-    pub const RPC_INVALID_REQUEST: i32 = -32600;
-    pub const RPC_METHOD_NOT_FOUND: i32 = -32601;
-    pub const RPC_INVALID_PARAMS: i32 = -32602;
-    pub const RPC_INTERNAL_ERROR: i32 = -32603;
-    pub const RPC_PARSE_ERROR: i32 = -32700;
-    pub const RPC_MISC_ERROR: i32 = -1;
-    pub const RPC_TYPE_ERROR: i32 = -3;
-    pub const RPC_INVALID_ADDRESS_OR_KEY: i32 = -5;
-    pub const RPC_OUT_OF_MEMORY: i32 = -7;
-    pub const RPC_INVALID_PARAMETER: i32 = -8;
-    pub const RPC_CLIENT_NOT_CONNECTED: i32 = -9;
-    pub const RPC_CLIENT_IN_INITIAL_DOWNLOAD: i32 = -10;
-    pub const RPC_DATABASE_ERROR: i32 = -20;
-    pub const RPC_DESERIALIZATION_ERROR: i32 = -22;
-    pub const RPC_VERIFY_ERROR: i32 = -25;
-    pub const RPC_VERIFY_REJECTED: i32 = -26;
-    pub const RPC_VERIFY_ALREADY_IN_UTXO_SET: i32 = -27;
-    pub const RPC_IN_WARMUP: i32 = -28;
-    pub const RPC_METHOD_DEPRECATED: i32 = -32;
-}
+/// Core's error codes (`src/rpc/protocol.h`); their one home is
+/// [`ferronode_protocol::codes`].
+pub use ferronode_protocol::codes;
 
 /// A JSON-RPC error object: a code and a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,6 +8,10 @@ use std::sync::Arc;
 use ferronode_httpserver::BoxFuture;
 use serde_json::Value;
 
+/// Core's name for a JSON value's type (`uvTypeName`); its one home is
+/// [`ferronode_protocol`].
+pub use ferronode_protocol::json_type_name;
+
 use crate::server::CallContext;
 use crate::RpcError;
 
@@ -54,19 +58,6 @@ impl ArgType {
             Self::Amount => "numeric or string",
             Self::Any => "any",
         }
-    }
-}
-
-/// Core's name for a JSON value's type (`uvTypeName`).
-#[must_use]
-pub fn json_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -7,16 +7,21 @@ use std::time::Duration;
 use ferronode_httprpc::{AuthConfig, CookieConfig};
 use ferronode_httpserver::HttpConfig;
 
-use crate::args::Args;
-use crate::options;
+use ferronode_args::datadir::abs;
+use ferronode_args::{datadir, select_chain, split_host_port, Args, ConfFile, REGTEST_RPC_PORT};
 
-/// The regtest RPC port.
-pub const REGTEST_RPC_PORT: u16 = 18443;
+use crate::options;
 
 /// A configuration error, printed as `Error: <message>`.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+impl From<ferronode_args::Error> for ConfigError {
+    fn from(e: ferronode_args::Error) -> Self {
+        Self(e.to_string())
+    }
+}
 
 /// What the program should do.
 #[derive(Debug)]
@@ -167,23 +172,6 @@ fn p2p_config(args: &Args, user_agent: &str) -> Result<ferronode_net::NetConfig,
     })
 }
 
-/// `~/.ferronode` (bitcoind: `~/.bitcoin`).
-#[must_use]
-pub fn default_datadir() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".ferronode"), |h| PathBuf::from(h).join(".ferronode"))
-}
-
-/// Resolves `value` against `base` unless it is absolute.
-#[must_use]
-pub fn abs(base: &Path, value: &str) -> PathBuf {
-    let p = PathBuf::from(value);
-    if p.is_absolute() {
-        p
-    } else {
-        base.join(p)
-    }
-}
-
 /// Parses the command line (and the config file it points at).
 ///
 /// # Errors
@@ -201,21 +189,8 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         )));
     }
 
-    let datadir = match args.get("datadir") {
-        Some(d) if !d.is_empty() => {
-            let p = PathBuf::from(&d);
-            if !p.is_dir() {
-                return Err(ConfigError(format!("Specified data directory \"{d}\" does not exist.")));
-            }
-            p
-        }
-        _ => default_datadir(),
-    };
-    let conf_given = args.get("conf").filter(|c| !c.is_empty());
-    if !args.is_negated("conf") {
-        let conf = conf_given.as_deref().map_or_else(|| datadir.join("bitcoin.conf"), |c| abs(&datadir, c));
-        args.read_config_file(&conf, &specs, conf_given.is_some()).map_err(ConfigError)?;
-    }
+    let datadir = datadir::locate(&args)?;
+    ConfFile::locate(&args, &datadir).read_into(&mut args, &specs).map_err(ConfigError)?;
 
     let chain = select_chain(&args)?;
     if chain != "regtest" {
@@ -366,32 +341,6 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
     })))
 }
 
-/// Core's `SplitHostPort`: `host`, `host:port`, `[v6]:port` or a bare IPv6
-/// address. Returns `None` for an invalid (or zero) port.
-#[must_use]
-pub fn split_host_port(input: &str, default_port: u16) -> Option<(String, u16)> {
-    let mut host = input;
-    let mut port = default_port;
-    let mut valid = true;
-    if let Some(colon) = input.rfind(':') {
-        let bracketed = input.starts_with('[') && colon > 0 && input.as_bytes()[colon - 1] == b']';
-        let multi_colon = colon != 0 && input[..colon].contains(':');
-        if colon == 0 || bracketed || !multi_colon {
-            valid = false;
-            let digits = &input[colon + 1..];
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                if let Ok(n) = digits.parse::<u16>() {
-                    host = &input[..colon];
-                    port = n;
-                    valid = n != 0;
-                }
-            }
-        }
-    }
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    valid.then(|| (host.to_owned(), port))
-}
-
 /// Core's rule for `-rpcbind` and `-rpcallowip`: without both, only
 /// loopback is bound. `unix:<path>` entries are always honoured (they are
 /// local by nature).
@@ -452,45 +401,9 @@ fn parse_btc(text: &str) -> Option<u64> {
     whole.checked_mul(100_000_000)?.checked_add(frac)
 }
 
-/// The chain picked by `-regtest`, `-testnet`, `-testnet4`, `-signet` and
-/// `-chain` (regtest when none is given).
-///
-/// # Errors
-/// Core's message when more than one is given.
-pub fn select_chain(args: &Args) -> Result<String, ConfigError> {
-    let mut picked: Vec<String> = ["regtest", "testnet", "testnet4", "signet"]
-        .iter()
-        .filter(|n| args.get_bool(n, false))
-        .map(|n| if *n == "testnet" { "test".to_owned() } else { (*n).to_owned() })
-        .collect();
-    if let Some(c) = args.get("chain") {
-        picked.push(c);
-    }
-    match picked.len() {
-        // ferronode's default chain is regtest (bitcoind's is main).
-        0 => Ok("regtest".to_owned()),
-        1 => Ok(picked.remove(0)),
-        _ => Err(ConfigError(
-            "Invalid combination of -regtest, -signet, -testnet, -testnet4 and -chain. Can use at most one.".into(),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_port_like_core() {
-        assert_eq!(split_host_port("127.0.0.1", 5), Some(("127.0.0.1".into(), 5)));
-        assert_eq!(split_host_port("127.0.0.1:7", 5), Some(("127.0.0.1".into(), 7)));
-        assert_eq!(split_host_port("[::1]:7", 5), Some(("::1".into(), 7)));
-        assert_eq!(split_host_port("::1", 5), Some(("::1".into(), 5)));
-        assert_eq!(split_host_port("[::1]", 5), Some(("::1".into(), 5)));
-        for bad in ["127.0.0.1:notaport", "127.0.0.1:0", "[::1]:notaport", "127.0.0.1:65536", ":x", "unix:/x"] {
-            assert_eq!(split_host_port(bad, 5), None, "{bad}");
-        }
-    }
 
     #[test]
     fn p2p_options_and_their_interactions() {

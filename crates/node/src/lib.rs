@@ -17,15 +17,13 @@
 //!    connections at once).
 //!
 //! # Layout
-//! - [`args`] and [`options`]: bitcoind's option syntax and the accepted
-//!   options; [`config`]: the typed [`config::NodeConfig`] built from them.
+//! - [`options`]: the accepted options (parsed by `ferronode-args`, shared
+//!   with `ferronode-cli`); [`config`]: the typed [`config::NodeConfig`]
+//!   built from them.
 //! - [`logging`]: `debug.log` in Core's format.
 //! - [`shutdown`]: the owned shutdown trigger.
-//! - [`cli`]: `ferronode-cli`, the bitcoin-cli compatible client.
 
-pub mod args;
 pub mod chain;
-pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod options;

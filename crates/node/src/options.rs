@@ -1,6 +1,6 @@
 //! Every option ferronoded accepts, as data.
 
-use crate::args::OptionSpec;
+use ferronode_args::{options_help, OptionSpec};
 
 const fn opt(name: &'static str, category: &'static str, help: &'static str) -> OptionSpec {
     OptionSpec { name, help, network_only: false, category }
@@ -147,26 +147,5 @@ pub fn help_text() -> String {
         env!("CARGO_PKG_VERSION")
     );
     out.push_str(&options_help(OPTIONS));
-    out
-}
-
-/// The options part of a `-help` text, as Core lays it out: a heading per
-/// category, then each option's flag and its text indented below it.
-/// Options without help text are left out.
-#[must_use]
-pub fn options_help(specs: &[OptionSpec]) -> String {
-    let mut out = String::new();
-    let mut category = "";
-    for spec in specs.iter().filter(|s| !s.help.is_empty()) {
-        if spec.category != category {
-            category = spec.category;
-            out.push_str(&format!("\n{category}:\n"));
-        }
-        let (flag, text) = match spec.help.split_once("  ") {
-            Some((flag, text)) if flag.starts_with('-') => (flag.to_owned(), text),
-            _ => (format!("-{}", spec.name), spec.help),
-        };
-        out.push_str(&format!("\n  {flag}\n       {text}\n"));
-    }
     out
 }

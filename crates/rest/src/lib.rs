@@ -29,6 +29,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferronode_httpserver::header::{HeaderValue, CONTENT_TYPE};
 use ferronode_httpserver::{BoxFuture, Handler, HttpStatus, Request, Response, Routes};
+use ferronode_protocol::codes::RPC_IN_WARMUP;
 use serde_json::{json, Value};
 
 /// An RPC failure: Core's code and message.
@@ -75,8 +76,6 @@ pub trait Source: Send + Sync + 'static {
     }
 }
 
-/// Core's `RPC_IN_WARMUP`.
-const RPC_IN_WARMUP: i32 = -28;
 /// Core's `MAX_REST_HEADERS_RESULTS`.
 const MAX_HEADERS: u64 = 2000;
 
@@ -921,7 +920,7 @@ mod tests {
                 if known {
                     Ok(json!("00010203"))
                 } else {
-                    Err((-5, "Block not found".into()))
+                    Err((ferronode_protocol::codes::RPC_INVALID_ADDRESS_OR_KEY, "Block not found".into()))
                 }
             })
         }

@@ -1,32 +1,19 @@
-//! Command-line and `bitcoin.conf` parsing, following Core's ArgsManager.
+//! The parsed options, following Core's ArgsManager: the command line, and
+//! the values read from `bitcoin.conf` (see [`crate::conf`]), with Core's
+//! precedence.
 //!
-//! clap cannot express bitcoind's conventions (`-regtest`, `-rpcport=1`,
-//! `-noX`, `--X`, repeated options, config sections), so this module
-//! implements them: a value is a string or a negation; the command line wins
-//! over the config file; in the config file the active network's section
-//! (`[regtest]` or `regtest.name=`) wins over the top level; a single-valued
-//! option takes the last command-line value but the first config value.
+//! A value is a string or a negation; the command line wins over the config
+//! file; in the config file the active network's section (`[regtest]` or
+//! `regtest.name=`) wins over the top level; a single-valued option takes
+//! the last command-line value but the first config value.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
-/// How an option may be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OptionSpec {
-    /// Name without the leading dash.
-    pub name: &'static str,
-    /// Help text; empty for options that are accepted but not shown.
-    pub help: &'static str,
-    /// Only honoured in a network section (or on the command line) when the
-    /// network is not main, as Core's `NETWORK_ONLY`.
-    pub network_only: bool,
-    /// Category heading under `-help`.
-    pub category: &'static str,
-}
+use crate::OptionSpec;
 
 /// One value of an option: a string, or a negation (`-noX`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Setting {
+pub(crate) enum Setting {
     Negated,
     Value(String),
 }
@@ -44,7 +31,7 @@ enum Source {
 pub struct Args {
     command_line: HashMap<String, Vec<Setting>>,
     /// Config values keyed by (section, name); the default section is "".
-    config: HashMap<(String, String), Vec<Setting>>,
+    pub(crate) config: HashMap<(String, String), Vec<Setting>>,
     network: String,
     network_only: Vec<&'static str>,
     /// Warnings to log once logging is up (unknown config values, ...).
@@ -75,13 +62,14 @@ pub fn atoi(v: &str) -> i64 {
     i64::try_from(n).unwrap_or(if neg { i64::MIN } else { i64::MAX })
 }
 
-struct Key {
-    section: String,
-    name: String,
-    negated: bool,
+/// An option name as written: `[section.][no]name`.
+pub(crate) struct Key {
+    pub(crate) section: String,
+    pub(crate) name: String,
+    pub(crate) negated: bool,
 }
 
-fn interpret_key(key: &str) -> Key {
+pub(crate) fn interpret_key(key: &str) -> Key {
     let (section, mut name) = match key.rfind('.') {
         Some(pos) => (key[..pos].to_owned(), key[pos + 1..].to_owned()),
         None => (String::new(), key.to_owned()),
@@ -96,7 +84,7 @@ fn interpret_key(key: &str) -> Key {
     Key { section, name, negated }
 }
 
-fn interpret_value(key: &Key, value: Option<&str>, warnings: &mut Vec<String>) -> Setting {
+pub(crate) fn interpret_value(key: &Key, value: Option<&str>, warnings: &mut Vec<String>) -> Setting {
     if key.negated {
         if let Some(v) = value {
             if !interpret_bool(v) {
@@ -147,88 +135,6 @@ impl Args {
             }
         }
         Ok(args)
-    }
-
-    /// Reads a config file (and the files it includes with `includeconf`).
-    /// A missing file is not an error unless `required`.
-    ///
-    /// # Errors
-    /// Core's parse errors, with the line number.
-    pub fn read_config_file(&mut self, path: &Path, specs: &[OptionSpec], required: bool) -> Result<(), String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(()),
-            Err(_) => {
-                return Err(format!(
-                    "Error reading configuration file: specified config file \"{}\" could not be opened.",
-                    path.display()
-                ))
-            }
-        };
-        let includes = self.read_config_text(&text, specs)?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for inc in includes {
-            let inc_path = if Path::new(&inc).is_absolute() { PathBuf::from(&inc) } else { base.join(&inc) };
-            let text = std::fs::read_to_string(&inc_path)
-                .map_err(|_| format!("Failed to include configuration file {inc}"))?;
-            let nested = self.read_config_text(&text, specs)?;
-            for n in nested {
-                self.warnings.push(format!(
-                    "warning: -includeconf cannot be used from included files; ignoring -includeconf={n}"
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn read_config_text(&mut self, text: &str, specs: &[OptionSpec]) -> Result<Vec<String>, String> {
-        let mut prefix = String::new();
-        let mut includes = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let linenr = i + 1;
-            let line = match line.find('#') {
-                Some(pos) => {
-                    if line.trim_start().starts_with("rpcpassword") && line[..pos].contains('=') {
-                        return Err(format!("parse error on line {linenr}, using # in rpcpassword can be ambiguous and should be avoided"));
-                    }
-                    &line[..pos]
-                }
-                None => line,
-            };
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            if line.starts_with('[') && line.ends_with(']') {
-                prefix = format!("{}.", &line[1..line.len() - 1]);
-                continue;
-            }
-            if line.starts_with('-') {
-                return Err(format!("parse error on line {linenr}: {line}, options in configuration file must be specified without leading -"));
-            }
-            let Some((name, value)) = line.split_once('=') else {
-                return Err(format!("parse error on line {linenr}: {line}"));
-            };
-            let full = format!("{prefix}{}", name.trim());
-            let value = value.trim();
-            let info = interpret_key(&full);
-            if info.name == "conf" {
-                return Err("conf cannot be set in the configuration file; use includeconf= if you want to include additional config files".to_owned());
-            }
-            if !specs.iter().any(|s| s.name == info.name) {
-                self.warnings.push(format!("Ignoring unknown configuration value {full}"));
-                continue;
-            }
-            let setting = interpret_value(&info, Some(value), &mut self.warnings);
-            if info.name == "includeconf" && info.section.is_empty() {
-                if let Setting::Value(v) = &setting {
-                    includes.push(v.clone());
-                }
-                continue;
-            }
-            self.config.entry((info.section, info.name)).or_default().push(setting);
-        }
-        Ok(includes)
     }
 
     /// Sets the network whose config section applies.
@@ -338,19 +244,21 @@ fn to_opt(s: &Setting) -> Option<&str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const SPECS: &[OptionSpec] = &[
+    pub(crate) const SPECS: &[OptionSpec] = &[
         OptionSpec { name: "regtest", help: "", network_only: false, category: "" },
         OptionSpec { name: "rpcport", help: "", network_only: true, category: "" },
         OptionSpec { name: "debug", help: "", network_only: false, category: "" },
         OptionSpec { name: "server", help: "", network_only: false, category: "" },
         OptionSpec { name: "rpcauth", help: "", network_only: false, category: "" },
         OptionSpec { name: "includeconf", help: "", network_only: false, category: "" },
+        OptionSpec { name: "conf", help: "", network_only: false, category: "" },
+        OptionSpec { name: "datadir", help: "", network_only: false, category: "" },
     ];
 
-    fn cli(a: &[&str]) -> Result<Args, String> {
+    pub(crate) fn cli(a: &[&str]) -> Result<Args, String> {
         let argv: Vec<String> = a.iter().map(|s| (*s).to_owned()).collect();
         Args::parse_command_line(&argv, SPECS, "ferronoded")
     }
@@ -372,24 +280,6 @@ mod tests {
         );
         assert!(cli(&["word"]).unwrap_err().contains("unexpected token 'word'"));
         assert!(cli(&["-includeconf=x"]).unwrap_err().contains("-includeconf cannot be used from commandline"));
-    }
-
-    #[test]
-    fn config_sections_and_precedence() {
-        let mut a = cli(&["-debug=cli"]).unwrap();
-        let includes = a
-            .read_config_text("regtest=1\nrpcport=1\ndebug=conf\nrpcauth=a:b$c\n[regtest]\nrpcport=5\nrpcport=6\nrpcauth=d:e$f\nbogus=1\n", SPECS)
-            .unwrap();
-        assert!(includes.is_empty());
-        a.set_network("regtest");
-        // network-only option from the top level is ignored off main; first config value wins
-        assert_eq!(a.get_int("rpcport", 0), 5);
-        // command line wins
-        assert_eq!(a.get_all("debug"), vec!["cli", "conf"]);
-        assert_eq!(a.get_all("rpcauth"), vec!["d:e$f", "a:b$c"]);
-        assert!(a.warnings.iter().any(|w| w.contains("Ignoring unknown configuration value regtest.bogus")));
-        assert!(a.read_config_text("-x=1", SPECS).unwrap_err().contains("without leading -"));
-        assert!(a.read_config_text("garbage", SPECS).unwrap_err().contains("parse error on line 1"));
     }
 
     #[test]

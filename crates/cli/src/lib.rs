@@ -4,17 +4,24 @@
 //!
 //! The flow follows bitcoin-cli: options up to the first word that does not
 //! start with `-` (the same [`Args`] parser and `bitcoin.conf` rules as the
-//! node, with the client's own option list), then the method and its
-//! arguments, converted to JSON by [`convert`]'s table; one HTTP request per
-//! call ([`http`]), retried every second with `-rpcwait`; the result printed
-//! raw (strings) or as UniValue pretty-prints it ([`json`]).
+//! node, from `ferronode-args`, with the client's own option list), then
+//! the method and its arguments, converted to JSON by [`convert`]'s table;
+//! one HTTP request per call ([`http`]), retried every second with
+//! `-rpcwait`; the result printed raw (strings) or as UniValue
+//! pretty-prints it ([`json`](mod@json)).
+//!
+//! It is a crate of its own, next to the node rather than inside it, so that
+//! building the client builds none of the server: it depends only on
+//! `ferronode-args` (the option and config rules it shares with the node),
+//! `ferronode-protocol` (Core's error codes) and `serde_json`/`base64`; no
+//! tokio, no database, no libzmq.
 //!
 //! # Layout
 //! - [`options`]: the accepted options and `-help`.
 //! - [`convert`]: which parameters are JSON (Core's `vRPCConvertParams`).
 //! - [`http`]: the blocking HTTP/1.1 client.
-//! - [`json`]: UniValue's output layout.
-//! - [`getinfo`]: the `-getinfo` summary.
+//! - [`json`](mod@json): UniValue's output layout.
+//! - `getinfo`: the `-getinfo` summary.
 
 pub mod convert;
 mod getinfo;
@@ -30,13 +37,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::args::Args;
-use crate::config;
-
-/// Core's `RPC_IN_WARMUP`.
-const RPC_IN_WARMUP: i64 = -28;
-/// Core's `RPC_WALLET_NOT_SPECIFIED`.
-const RPC_WALLET_NOT_SPECIFIED: i64 = -19;
+use ferronode_args::{datadir, Args, ConfFile};
+use ferronode_protocol::codes::{RPC_IN_WARMUP, RPC_WALLET_NOT_SPECIFIED};
 /// Default `-rpcclienttimeout` in seconds.
 const DEFAULT_CLIENT_TIMEOUT: i64 = 900;
 
@@ -96,24 +98,20 @@ pub fn run(argv: &[String]) -> u8 {
         }
         return 0;
     }
-    let datadir = match args.get("datadir").filter(|d| !d.is_empty()) {
-        Some(d) if !PathBuf::from(&d).is_dir() => {
-            eprintln!("Error: Specified data directory \"{d}\" does not exist.");
+    let datadir = match datadir::locate(&args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("Error: {e}");
             return 1;
         }
-        Some(d) => PathBuf::from(d),
-        None => config::default_datadir(),
     };
-    let conf_given = args.get("conf").filter(|c| !c.is_empty());
-    let conf_path = conf_given.as_deref().map_or_else(|| datadir.join("bitcoin.conf"), |c| config::abs(&datadir, c));
-    if !args.is_negated("conf") {
-        if let Err(e) = args.read_config_file(&conf_path, options::OPTIONS, conf_given.is_some()) {
-            let prefix = "Error reading configuration file: ";
-            eprintln!("{prefix}{}", e.strip_prefix(prefix).unwrap_or(&e));
-            return 1;
-        }
+    let conf = ConfFile::locate(&args, &datadir);
+    if let Err(e) = conf.read_into(&mut args, options::OPTIONS) {
+        let prefix = "Error reading configuration file: ";
+        eprintln!("{prefix}{}", e.strip_prefix(prefix).unwrap_or(&e));
+        return 1;
     }
-    let chain = match config::select_chain(&args) {
+    let chain = match ferronode_args::select_chain(&args) {
         Ok(c) if c == "regtest" => c,
         Ok(c) => {
             eprintln!("Error: ferronode supports only the regtest chain for now; -chain={c} is not available");
@@ -126,7 +124,7 @@ pub fn run(argv: &[String]) -> u8 {
     };
     args.set_network(&chain);
     let password = args.get_or("rpcpassword", "");
-    let mut client = Client { net_dir: datadir.join(&chain), conf_path, args, password };
+    let mut client = Client { net_dir: datadir.join(&chain), conf_path: conf.path, args, password };
     let (text, code) = match client.command_line_rpc(words) {
         Ok(outcome) => outcome,
         Err(Failure::Transient(m) | Failure::Fatal(m)) => (format!("error: {m}"), 1),
@@ -201,7 +199,7 @@ fn request_text(method: &str, params_text: &str, id: usize) -> String {
 fn expected(v: &Value, want: &str) -> Failure {
     Failure::Fatal(format!(
         "JSON value of type {} is not of expected type {want}",
-        ferronode_httprpc::table::json_type_name(v)
+        ferronode_protocol::json_type_name(v)
     ))
 }
 
@@ -227,7 +225,7 @@ fn error_text(error: &Value) -> Result<(String, u8), Failure> {
             text.push_str("error message:\n");
             text.push_str(m);
         }
-        if code.as_i64() == Some(RPC_WALLET_NOT_SPECIFIED) {
+        if code.as_i64() == Some(i64::from(RPC_WALLET_NOT_SPECIFIED)) {
             text.push_str(" Or for the CLI, specify the \"-rpcwallet=<walletname>\" option before the command");
             text.push_str(" (run \"ferronode-cli -h\" for help or \"ferronode-cli listwallets\" to see which wallets are currently loaded).");
         }
@@ -399,7 +397,7 @@ impl Client {
         let path = wallet.map_or_else(|| "/".to_owned(), |w| format!("/wallet/{}", uri_encode(w)));
         loop {
             let outcome = self.call_rpc(body, &path).and_then(process).and_then(|reply| {
-                let warming = reply.pointer("/error/code").and_then(Value::as_i64) == Some(RPC_IN_WARMUP);
+                let warming = reply.pointer("/error/code").and_then(Value::as_i64) == Some(i64::from(RPC_IN_WARMUP));
                 if wait && warming {
                     Err(Failure::Transient("server in warmup".to_owned()))
                 } else {
@@ -423,9 +421,9 @@ impl Client {
     /// by `-rpcport`.
     fn endpoint(&self) -> Result<(String, u16), Failure> {
         let connect = self.args.get_or("rpcconnect", "127.0.0.1");
-        let (host, connect_port) = config::split_host_port(&connect, 0)
+        let (host, connect_port) = ferronode_args::split_host_port(&connect, 0)
             .ok_or_else(|| Failure::Fatal(format!("Invalid port provided in -rpcconnect: {connect}")))?;
-        let mut port = if connect_port == 0 { config::REGTEST_RPC_PORT } else { connect_port };
+        let mut port = if connect_port == 0 { ferronode_args::REGTEST_RPC_PORT } else { connect_port };
         if let Some(raw) = self.args.get("rpcport") {
             port = Some(raw.as_str())
                 .filter(|r| r.bytes().all(|b| b.is_ascii_digit()))
@@ -445,7 +443,7 @@ impl Client {
             return None;
         }
         let name = self.args.get("rpccookiefile").filter(|p| !p.is_empty()).unwrap_or_else(|| ".cookie".to_owned());
-        Some(config::abs(&self.net_dir, &name))
+        Some(datadir::abs(&self.net_dir, &name))
     }
 
     fn call_rpc(&self, body: &str, path: &str) -> Result<Value, Failure> {

@@ -1,6 +1,6 @@
 //! The options ferronode-cli accepts (bitcoin-cli's list), as data.
 
-use crate::args::OptionSpec;
+use ferronode_args::OptionSpec;
 
 const fn opt(name: &'static str, help: &'static str) -> OptionSpec {
     OptionSpec { name, help, network_only: false, category: GENERAL }
@@ -63,6 +63,6 @@ pub fn help_text() -> String {
          or:     ferronode-cli [options] help                List commands\n\
          or:     ferronode-cli [options] help <command>      Get help for a command\n",
     );
-    out.push_str(&crate::options::options_help(OPTIONS));
+    out.push_str(&ferronode_args::options_help(OPTIONS));
     out
 }
