@@ -427,6 +427,50 @@ impl Schema {
         }
     }
 
+    /// Core's construction checks (`RPCHelpMan`'s constructor and
+    /// `CheckInnerDoc`): unique names, an options key sharing a top-level
+    /// name only with `also_positional`, defaults that parse and fit their
+    /// type, well-formed results. A test per category should call it.
+    ///
+    /// # Errors
+    /// What is wrong, naming the argument or the command.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut positional = std::collections::HashSet::new();
+        let mut named = std::collections::HashSet::new();
+        for p in self.params {
+            for name in p.names.split('|') {
+                if named.contains(name) || !positional.insert(name) {
+                    return Err(format!("{}: argument name {name} used twice", self.name));
+                }
+            }
+            for inner in p.inner.iter().filter(|_| p.ty == ParamType::ObjNamedParams) {
+                for name in inner.names.split('|') {
+                    if (positional.contains(name) && !inner.opts.also_positional) || !named.insert(name) {
+                        return Err(format!("{}: option name {name} used twice", self.name));
+                    }
+                }
+            }
+            if let Fallback::Default(text) = p.fallback {
+                let fits = match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(_)) => p.ty == ParamType::Obj,
+                    Ok(Value::Array(_)) => p.ty == ParamType::Arr,
+                    Ok(Value::String(_)) => matches!(p.ty, ParamType::Str | ParamType::StrHex | ParamType::Amount),
+                    Ok(Value::Number(_)) => matches!(p.ty, ParamType::Num | ParamType::Amount | ParamType::Range),
+                    Ok(Value::Bool(_)) => p.ty == ParamType::Bool,
+                    Ok(Value::Null) => true,
+                    Err(_) => false,
+                };
+                if !fits {
+                    return Err(format!("{}: default {text} of {} does not fit its type", self.name, p.names));
+                }
+            }
+        }
+        if self.description.starts_with('\n') || !self.results.iter().all(ResultDoc::inner_doc_ok) {
+            return Err(format!("{}: description or results malformed", self.name));
+        }
+        Ok(())
+    }
+
     /// The argument at position `i` if given and not null (Core's
     /// `MaybeArg`).
     #[must_use]
@@ -469,6 +513,36 @@ mod tests {
         assert!(Param::new("x", P::Num, Fallback::Omitted, "").matches(&json!(null)).is_ok());
         assert!(Param::new("x", P::Num, Fallback::Default("1"), "").matches(&json!(null)).is_ok());
         assert!(required.skip_type_check().matches(&json!("s")).is_ok());
+    }
+
+    #[test]
+    fn validation_like_cores_constructor() {
+        const fn schema(params: &'static [Param]) -> Schema {
+            Schema { category: "t", name: "t", description: "", params, results: &[], examples: &[] }
+        }
+        static OK: Schema = schema(&[
+            Param::new("a|b", P::Num, Fallback::Default("1"), ""),
+            Param::new("o", P::ObjNamedParams, Fallback::Omitted, "").inner(&[Param::new(
+                "a",
+                P::Num,
+                Fallback::Omitted,
+                "",
+            )
+            .also_positional()]),
+        ]);
+        assert_eq!(OK.validate(), Ok(()));
+        static TWICE: Schema = schema(&[
+            Param::new("a", P::Num, Fallback::Required, ""),
+            Param::new("o", P::ObjNamedParams, Fallback::Omitted, "").inner(&[Param::new(
+                "a",
+                P::Num,
+                Fallback::Omitted,
+                "",
+            )]),
+        ]);
+        assert!(TWICE.validate().is_err());
+        static BAD_DEFAULT: Schema = schema(&[Param::new("a", P::Bool, Fallback::Default("1"), "")]);
+        assert!(BAD_DEFAULT.validate().is_err());
     }
 
     #[test]

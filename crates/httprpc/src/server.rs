@@ -392,3 +392,45 @@ impl CallContext<'_> {
         all.into_iter().map(|(_, m, d)| (m, d)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{ResultDoc, ResultType, Schema};
+    use serde_json::json;
+
+    static WRONG: Schema = Schema {
+        category: "test",
+        name: "wrong",
+        description: "",
+        params: &[],
+        results: &[ResultDoc::new(ResultType::Obj, "", "").inner(&[ResultDoc::new(ResultType::Num, "n", "")])],
+        examples: &[],
+    };
+
+    fn run(doc_check: bool, result: Value) -> Result<Value, RpcError> {
+        let mut table = RpcTable::new();
+        table.add(Command::from_schema_sync(&WRONG, move |_, _| Ok(result.clone())));
+        table.add(Command::sync("test", "legacy", "", |_, _| Ok(json!("anything"))));
+        let server = RpcServer::with_config(table, RpcConfig { log_path: PathBuf::new(), doc_check }, Arc::new(|| {}));
+        server.set_warmup_finished();
+        let req = |method: &str| JsonRpcRequest { method: method.to_owned(), params: Params::Positional(vec![]) };
+        let Execution::Done(legacy) = server.execute_now(req("legacy"), Caller::default()) else { panic!("sync") };
+        assert_eq!(legacy.unwrap(), json!("anything"), "a command without a schema is not checked");
+        match server.execute_now(req("wrong"), Caller::default()) {
+            Execution::Done(outcome) => outcome,
+            Execution::Pending(..) => panic!("sync command"),
+        }
+    }
+
+    #[test]
+    fn doc_check_only_when_on() {
+        assert_eq!(run(false, json!({"n": "x"})).unwrap(), json!({"n": "x"}));
+        assert_eq!(run(true, json!({"n": 1})).unwrap(), json!({"n": 1}));
+        let e = run(true, json!({"n": "x"})).unwrap_err();
+        assert_eq!(e.code, -1);
+        assert!(e.message.starts_with(
+            "Internal bug detected: RPC call \"wrong\" returned incorrect type:\n{\n    \"n\": \"returned type is string, but declared as number in doc\"\n}\n"
+        ));
+    }
+}
