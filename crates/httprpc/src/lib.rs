@@ -16,6 +16,14 @@
 //!   may wait is async ([`Command::new`]); one that answers from what it
 //!   can read at once is a plain function ([`Command::sync`]), called
 //!   inline with no future to allocate.
+//! - [`schema`]: a command's help schema as data (Core's `RPCHelpMan`):
+//!   arguments, results with alternatives, examples, category.
+//! - [`help`]: the `help <command>` text laid out from a schema as Core
+//!   lays it out.
+//! - [`named`]: named parameters to positions, with `args` and the options
+//!   of an `OBJ_NAMED_PARAMS` argument.
+//! - [`doccheck`]: `-rpcdoccheck`, results checked against their schema,
+//!   and Core's internal-bug error.
 //! - [`RpcServer`]: the table's lifecycle (Core's StartRPC, InterruptRPC,
 //!   StopRPC), warmup and the list of running commands.
 //! - [`HttpRpc`]: the HTTP side (StartHTTPRPC, StopHTTPRPC): authentication
@@ -33,10 +41,14 @@
 mod amount;
 pub mod auth;
 pub mod control;
+pub mod doccheck;
 mod error;
+pub mod help;
 mod http;
+pub mod named;
 mod ratelimit;
 pub mod request;
+pub mod schema;
 mod server;
 pub mod table;
 
@@ -44,5 +56,7 @@ pub use amount::amount;
 pub use auth::{AuthConfig, AuthError, CookieConfig, Whitelist};
 pub use error::{codes, RpcError};
 pub use http::{HttpRpc, JsonRpcHandler, AUTH_FAILURE_DELAY};
+pub use schema::{Example, Fallback, Param, ParamType, ResultDoc, ResultType, Schema};
+pub use server::RpcConfig;
 pub use server::{CallContext, Caller, Execution, RpcServer, ShutdownRequest, WARMUP_STARTED};
 pub use table::{Arg, ArgType, Command, RpcTable};

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::auth::CookieFile;
 use crate::request::{JsonRpcRequest, Params};
-use crate::table::{named_to_positional, Command, CommandFn, RpcTable};
+use crate::table::{Command, CommandFn, RpcTable};
 use crate::{codes, RpcError};
 
 /// Asks the embedding program to shut down (the `stop` command calls it).
@@ -67,8 +67,21 @@ struct State {
     active: [ActiveShard; ACTIVE_SHARDS],
     started_at: Instant,
     log_path: PathBuf,
+    /// `-rpcdoccheck`: results checked against their schema.
+    doc_check: bool,
     shutdown: ShutdownRequest,
     cookie: Mutex<Option<CookieFile>>,
+}
+
+/// The RPC server's settings.
+#[derive(Debug, Clone, Default)]
+pub struct RpcConfig {
+    /// What `getrpcinfo` reports as the log file.
+    pub log_path: PathBuf,
+    /// `-rpcdoccheck` (Core's default: off; its test framework turns it
+    /// on): every result of a command with a schema is checked against its
+    /// documented shape, a mismatch answered with Core's internal-bug error.
+    pub doc_check: bool,
 }
 
 /// The RPC server: cheap to clone, shared by the HTTP handler and the node.
@@ -88,6 +101,13 @@ impl RpcServer {
     /// `getrpcinfo` reports; `shutdown` is called by `stop`.
     #[must_use]
     pub fn new(table: RpcTable, log_path: PathBuf, shutdown: ShutdownRequest) -> Self {
+        Self::with_config(table, RpcConfig { log_path, doc_check: false }, shutdown)
+    }
+
+    /// A server over `table` with `config`, in warmup, not yet running.
+    #[must_use]
+    pub fn with_config(table: RpcTable, config: RpcConfig, shutdown: ShutdownRequest) -> Self {
+        let RpcConfig { log_path, doc_check } = config;
         Self {
             state: Arc::new(State {
                 table,
@@ -99,6 +119,7 @@ impl RpcServer {
                 active: std::array::from_fn(|_| ActiveShard::default()),
                 started_at: Instant::now(),
                 log_path,
+                doc_check,
                 shutdown,
                 cookie: Mutex::new(None),
             }),
@@ -202,7 +223,8 @@ impl RpcServer {
         let _active = ActiveGuard::new(&self.state, cmd.name);
         Execution::Done(
             positional(cmd, req.params)
-                .and_then(|params| f(params, &CallContext { server: Cow::Borrowed(self), caller })),
+                .and_then(|params| f(params, &CallContext { server: Cow::Borrowed(self), caller }))
+                .and_then(|v| self.doc_checked(cmd, v)),
         )
     }
 
@@ -210,10 +232,20 @@ impl RpcServer {
         let cmd = self.lookup(&req.method)?;
         let _active = ActiveGuard::new(&self.state, cmd.name);
         let params = positional(cmd, req.params)?;
-        match &cmd.handler {
+        let result = match &cmd.handler {
             CommandFn::Sync(f) => f(params, &CallContext { server: Cow::Borrowed(self), caller }),
             CommandFn::Async(f) => f(params, CallContext { server: Cow::Owned(self.clone()), caller }).await,
+        };
+        result.and_then(|v| self.doc_checked(cmd, v))
+    }
+
+    /// The result, or with `-rpcdoccheck` Core's internal-bug error when it
+    /// does not match the command's schema.
+    fn doc_checked(&self, cmd: &Command, result: Value) -> Result<Value, RpcError> {
+        if self.state.doc_check {
+            cmd.check_result(&result)?;
         }
+        Ok(result)
     }
 
     /// The command for `method`, unless warming up.
@@ -229,7 +261,7 @@ impl RpcServer {
 fn positional(cmd: &Command, params: Params) -> Result<Vec<Value>, RpcError> {
     let params = match params {
         Params::Positional(p) => p,
-        Params::Named(n) => named_to_positional(&cmd.args, n)?,
+        Params::Named(n) => cmd.named_to_positional(n)?,
     };
     cmd.check_params(&params)?;
     Ok(params)
@@ -358,5 +390,47 @@ impl CallContext<'_> {
         // in the order the commands started, as Core lists them
         all.sort_by_key(|(started, _, _)| *started);
         all.into_iter().map(|(_, m, d)| (m, d)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{ResultDoc, ResultType, Schema};
+    use serde_json::json;
+
+    static WRONG: Schema = Schema {
+        category: "test",
+        name: "wrong",
+        description: "",
+        params: &[],
+        results: &[ResultDoc::new(ResultType::Obj, "", "").inner(&[ResultDoc::new(ResultType::Num, "n", "")])],
+        examples: &[],
+    };
+
+    fn run(doc_check: bool, result: Value) -> Result<Value, RpcError> {
+        let mut table = RpcTable::new();
+        table.add(Command::from_schema_sync(&WRONG, move |_, _| Ok(result.clone())));
+        table.add(Command::sync("test", "legacy", "", |_, _| Ok(json!("anything"))));
+        let server = RpcServer::with_config(table, RpcConfig { log_path: PathBuf::new(), doc_check }, Arc::new(|| {}));
+        server.set_warmup_finished();
+        let req = |method: &str| JsonRpcRequest { method: method.to_owned(), params: Params::Positional(vec![]) };
+        let Execution::Done(legacy) = server.execute_now(req("legacy"), Caller::default()) else { panic!("sync") };
+        assert_eq!(legacy.unwrap(), json!("anything"), "a command without a schema is not checked");
+        match server.execute_now(req("wrong"), Caller::default()) {
+            Execution::Done(outcome) => outcome,
+            Execution::Pending(..) => panic!("sync command"),
+        }
+    }
+
+    #[test]
+    fn doc_check_only_when_on() {
+        assert_eq!(run(false, json!({"n": "x"})).unwrap(), json!({"n": "x"}));
+        assert_eq!(run(true, json!({"n": 1})).unwrap(), json!({"n": 1}));
+        let e = run(true, json!({"n": "x"})).unwrap_err();
+        assert_eq!(e.code, -1);
+        assert!(e.message.starts_with(
+            "Internal bug detected: RPC call \"wrong\" returned incorrect type:\n{\n    \"n\": \"returned type is string, but declared as number in doc\"\n}\n"
+        ));
     }
 }

@@ -1,5 +1,12 @@
 //! The RPC command table: commands are data (name, category, arguments, help
 //! and a handler), added by any crate through the same API.
+//!
+//! A command declared with a full [`Schema`] ([`Command::from_schema`]) gets
+//! Core's help text, type checks, named arguments and `-rpcdoccheck` from it.
+//! The older builder ([`Command::new`], [`Arg`], [`Command::result_help`])
+//! stays as a transitional layer: its help is laid out as before and its
+//! results are not checked. It goes once every command has a schema (see
+//! `docs/adr/0003-command-schema.md`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,6 +19,8 @@ use serde_json::Value;
 /// [`ferronode_protocol`].
 pub use ferronode_protocol::json_type_name;
 
+pub use crate::named::named_to_positional;
+use crate::schema::{Fallback, Param, ParamType, Schema};
 use crate::server::CallContext;
 use crate::RpcError;
 
@@ -36,18 +45,6 @@ pub enum ArgType {
 }
 
 impl ArgType {
-    /// The JSON type Core checks before calling the command, if any.
-    fn expected(self) -> Option<&'static str> {
-        match self {
-            Self::Str => Some("string"),
-            Self::Num => Some("number"),
-            Self::Bool => Some("bool"),
-            Self::Obj => Some("object"),
-            Self::Arr => Some("array"),
-            Self::Amount | Self::Any => None,
-        }
-    }
-
     fn help_name(self) -> &'static str {
         match self {
             Self::Str => "string",
@@ -99,6 +96,40 @@ impl Arg {
     fn first_name(&self) -> &'static str {
         self.names.split('|').next().unwrap_or(self.names)
     }
+
+    /// The schema argument this legacy argument stands for.
+    fn to_param(&self) -> Param {
+        let fallback = if self.optional { Fallback::Omitted } else { Fallback::Required };
+        let (ty, skip) = match self.ty {
+            ArgType::Str => (ParamType::Str, false),
+            ArgType::Num => (ParamType::Num, false),
+            ArgType::Bool => (ParamType::Bool, false),
+            ArgType::Obj => (ParamType::Obj, false),
+            ArgType::Arr => (ParamType::Arr, false),
+            ArgType::Amount => (ParamType::Amount, false),
+            ArgType::Any => (ParamType::Num, true),
+        };
+        let param = Param::new(self.names, ty, fallback, self.description);
+        let param = if skip { param.skip_type_check() } else { param };
+        if self.hidden {
+            param.hidden()
+        } else {
+            param
+        }
+    }
+}
+
+impl ArgType {
+    fn from_param(ty: ParamType) -> Self {
+        match ty {
+            ParamType::Str | ParamType::StrHex => Self::Str,
+            ParamType::Num => Self::Num,
+            ParamType::Bool => Self::Bool,
+            ParamType::Obj | ParamType::ObjNamedParams | ParamType::ObjUserKeys => Self::Obj,
+            ParamType::Arr => Self::Arr,
+            ParamType::Amount | ParamType::Range => Self::Amount,
+        }
+    }
 }
 
 /// The future a command returns.
@@ -147,6 +178,10 @@ pub struct Command {
     pub result_help: &'static str,
     /// The implementation.
     pub handler: CommandFn,
+    /// The full schema; `None` for a command built with the legacy builder.
+    pub schema: Option<&'static Schema>,
+    /// The arguments as the server checks and maps them.
+    params: Vec<Param>,
 }
 
 impl std::fmt::Debug for Command {
@@ -180,14 +215,93 @@ impl Command {
     }
 
     fn with_handler(category: &'static str, name: &'static str, description: &'static str, handler: CommandFn) -> Self {
-        Self { category, name, args: Vec::new(), description, result_help: "", handler }
+        Self {
+            category,
+            name,
+            args: Vec::new(),
+            description,
+            result_help: "",
+            handler,
+            schema: None,
+            params: Vec::new(),
+        }
+    }
+
+    /// A command described by `schema`, with an async handler.
+    pub fn from_schema<F, Fut>(schema: &'static Schema, f: F) -> Self
+    where
+        F: Fn(Vec<Value>, CallContext<'static>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Value, RpcError>> + Send + 'static,
+    {
+        Self::with_schema(schema, CommandFn::Async(Arc::new(move |params, ctx| Box::pin(f(params, ctx)))))
+    }
+
+    /// A command described by `schema` that answers without waiting.
+    pub fn from_schema_sync<F>(schema: &'static Schema, f: F) -> Self
+    where
+        F: Fn(Vec<Value>, &CallContext<'_>) -> Result<Value, RpcError> + Send + Sync + 'static,
+    {
+        Self::with_schema(schema, CommandFn::Sync(Arc::new(f)))
+    }
+
+    fn with_schema(schema: &'static Schema, handler: CommandFn) -> Self {
+        let args = schema
+            .params
+            .iter()
+            .map(|p| Arg {
+                names: p.names,
+                ty: ArgType::from_param(p.ty),
+                optional: p.is_optional(),
+                hidden: p.opts.hidden,
+                description: p.description,
+            })
+            .collect();
+        Self {
+            category: schema.category,
+            name: schema.name,
+            args,
+            description: schema.description,
+            result_help: "",
+            handler,
+            schema: Some(schema),
+            params: schema.params.to_vec(),
+        }
     }
 
     /// Adds an argument.
     #[must_use]
     pub fn arg(mut self, arg: Arg) -> Self {
+        self.params.push(arg.to_param());
         self.args.push(arg);
         self
+    }
+
+    /// The arguments as checked and mapped (the schema's, or the legacy
+    /// arguments').
+    #[must_use]
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// Maps named parameters to positions (Core's
+    /// `transformNamedArguments` over `GetArgNames`).
+    ///
+    /// # Errors
+    /// Core's -8 errors for duplicate, unknown and conflicting names.
+    pub fn named_to_positional(&self, named: Vec<(String, Value)>) -> Result<Vec<Value>, RpcError> {
+        crate::named::transform(&Schema::arg_names(&self.params), named)
+    }
+
+    /// The `-rpcdoccheck` check of a result; a command without a schema
+    /// is not checked.
+    ///
+    /// # Errors
+    /// Core's internal-bug error naming the mismatches.
+    pub fn check_result(&self, result: &Value) -> Result<(), RpcError> {
+        match self.schema {
+            Some(schema) => crate::doccheck::check_result(self.name, schema.results, result),
+            None => Ok(()),
+        }
     }
 
     /// Sets the `Result:`/`Examples:` part of the help text.
@@ -201,6 +315,9 @@ impl Command {
     /// (`help ( "command" )`).
     #[must_use]
     pub fn synopsis(&self) -> String {
+        if let Some(schema) = self.schema {
+            return schema.synopsis();
+        }
         let mut line = self.name.to_owned();
         let mut in_optional = false;
         for arg in self.args.iter().filter(|a| !a.hidden) {
@@ -227,6 +344,9 @@ impl Command {
     /// The full help text (`help <command>`).
     #[must_use]
     pub fn help_text(&self) -> String {
+        if let Some(schema) = self.schema {
+            return schema.help_text();
+        }
         let mut text = self.synopsis();
         text.push_str("\n\n");
         text.push_str(self.description.trim_end());
@@ -263,24 +383,14 @@ impl Command {
     /// -1 with the help text for a wrong count; -3 `Wrong type passed` with
     /// every mismatch listed.
     pub fn check_params(&self, params: &[Value]) -> Result<(), RpcError> {
-        let required = self.args.iter().rposition(|a| !a.optional).map_or(0, |i| i + 1);
-        if params.len() < required || params.len() > self.args.len() {
+        let required = self.params.iter().rposition(|a| !a.is_optional()).map_or(0, |i| i + 1);
+        if params.len() < required || params.len() > self.params.len() {
             return Err(RpcError::misc(self.help_text()));
         }
         let mut mismatches = serde_json::Map::new();
-        for (i, arg) in self.args.iter().enumerate() {
-            let v = params.get(i).unwrap_or(&Value::Null);
-            if arg.optional && v.is_null() {
-                continue;
-            }
-            if let Some(expected) = arg.ty.expected() {
-                let got = json_type_name(v);
-                if got != expected {
-                    mismatches.insert(
-                        format!("Position {} ({})", i + 1, arg.names),
-                        Value::String(format!("JSON value of type {got} is not of expected type {expected}")),
-                    );
-                }
+        for (i, param) in self.params.iter().enumerate() {
+            if let Err(e) = param.matches(params.get(i).unwrap_or(&Value::Null)) {
+                mismatches.insert(format!("Position {} ({})", i + 1, param.names), Value::String(e));
             }
         }
         if mismatches.is_empty() {
@@ -298,64 +408,6 @@ pub(crate) fn pretty4(v: &Value) -> String {
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
     let _ = serde::Serialize::serialize(v, &mut ser);
     String::from_utf8(out).unwrap_or_default()
-}
-
-/// Maps named parameters to positions (Core's `transformNamedArguments`).
-///
-/// # Errors
-/// Core's -8 errors for duplicate, unknown and conflicting names.
-pub fn named_to_positional(args: &[Arg], named: Vec<(String, Value)>) -> Result<Vec<Value>, RpcError> {
-    let mut given: Vec<(String, Option<Value>)> = Vec::with_capacity(named.len());
-    for (k, v) in named {
-        if given.iter().any(|(g, _)| *g == k) {
-            return Err(RpcError::invalid_parameter(format!("Parameter {k} specified multiple times")));
-        }
-        given.push((k, Some(v)));
-    }
-    let mut take = |names: &str| -> Option<Value> {
-        names.split('|').find_map(|n| given.iter_mut().find(|(k, v)| k == n && v.is_some()).and_then(|(_, v)| v.take()))
-    };
-    let mut out = Vec::new();
-    let mut hole = 0usize;
-    let mut initial_hole = 0usize;
-    let mut initial_param: Option<&str> = None;
-    for arg in args {
-        match take(arg.names) {
-            Some(v) => {
-                out.extend(std::iter::repeat_n(Value::Null, hole));
-                hole = 0;
-                initial_param.get_or_insert(arg.names);
-                out.push(v);
-            }
-            None => {
-                hole += 1;
-                if out.is_empty() {
-                    initial_hole = hole;
-                }
-            }
-        }
-    }
-    if let Some(pos) = given.iter().position(|(k, v)| k == "args" && v.is_some()) {
-        if let Some(Value::Array(positional)) = given[pos].1.take() {
-            if initial_hole < positional.len() {
-                if let Some(p) = initial_param {
-                    return Err(RpcError::invalid_parameter(format!(
-                        "Parameter {p} specified twice both as positional and named argument"
-                    )));
-                }
-            }
-            let named_out = std::mem::replace(&mut out, positional);
-            let start = out.len();
-            out.extend(named_out.into_iter().skip(start));
-        } else {
-            // a non-array `args` stays in the map and is reported as unknown
-            given[pos].1 = Some(Value::Null);
-        }
-    }
-    if let Some((k, _)) = given.iter().find(|(_, v)| v.is_some()) {
-        return Err(RpcError::invalid_parameter(format!("Unknown named parameter {k}")));
-    }
-    Ok(out)
 }
 
 /// The command table, keyed by method name.
@@ -385,6 +437,30 @@ impl RpcTable {
     /// Every method name, sorted.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.commands.keys().copied()
+    }
+
+    /// `help dump_all_command_conversions` (Core's `CRPCTable::dumpArgMap`):
+    /// `[method, position, name, is_string]` for every name of every
+    /// argument of every command, hidden ones included, by method name; an
+    /// options object's keys are listed at its position.
+    #[must_use]
+    pub fn arg_map(&self) -> Value {
+        let mut out = Vec::new();
+        for cmd in self.commands.values() {
+            for (i, param) in cmd.params().iter().enumerate() {
+                for name in param.names.split('|') {
+                    out.push(serde_json::json!([cmd.name, i, name, param.ty.is_string()]));
+                    if param.ty == ParamType::ObjNamedParams {
+                        for inner in param.inner {
+                            for inner_name in inner.names.split('|') {
+                                out.push(serde_json::json!([cmd.name, i, inner_name, inner.ty.is_string()]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(out)
     }
 
     /// Core's `help` output: every visible command's synopsis grouped under
@@ -428,48 +504,6 @@ fn capitalize(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn args() -> Vec<Arg> {
-        vec![
-            Arg::required("nblocks", ArgType::Num, ""),
-            Arg::required("address", ArgType::Str, ""),
-            Arg::optional("maxtries|tries", ArgType::Num, ""),
-        ]
-    }
-
-    fn named(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
-    }
-
-    #[test]
-    fn named_parameters() {
-        let a = args();
-        assert_eq!(
-            named_to_positional(&a, named(&[("address", json!("x")), ("nblocks", json!(1))])).unwrap(),
-            vec![json!(1), json!("x")]
-        );
-        // hole filled with null, no trailing nulls
-        assert_eq!(
-            named_to_positional(&a, named(&[("tries", json!(5))])).unwrap(),
-            vec![json!(null), json!(null), json!(5)]
-        );
-        assert_eq!(
-            named_to_positional(&a, named(&[("args", json!([1, "x"])), ("maxtries", json!(3))])).unwrap(),
-            vec![json!(1), json!("x"), json!(3)]
-        );
-        assert_eq!(
-            named_to_positional(&a, named(&[("a", json!(1)), ("a", json!(2))])).unwrap_err().message,
-            "Parameter a specified multiple times"
-        );
-        assert_eq!(
-            named_to_positional(&a, named(&[("bogus", json!(1))])).unwrap_err().message,
-            "Unknown named parameter bogus"
-        );
-        assert_eq!(
-            named_to_positional(&a, named(&[("args", json!([1])), ("nblocks", json!(2))])).unwrap_err().message,
-            "Parameter nblocks specified twice both as positional and named argument"
-        );
-    }
 
     #[test]
     fn type_and_count_checks() {

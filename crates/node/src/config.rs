@@ -68,6 +68,8 @@ pub struct NodeConfig {
     pub log: LogConfig,
     /// `-rpcallowip` values, parsed at AppInitServers as in Core.
     pub rpcallowip: Vec<String>,
+    /// `-rpcdoccheck`: results checked against their documented shape.
+    pub rpc_doc_check: bool,
     /// An invalid `-rpccookieperms` value, reported at AppInitServers.
     pub bad_cookie_perms: Option<String>,
     /// `-cjdnsreachable`: RFC4193 `fc00::/8` may not be allowed then.
@@ -312,6 +314,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, ConfigError> {
         auth,
         log,
         rpcallowip: args.get_all("rpcallowip"),
+        rpc_doc_check: args.get_bool("rpcdoccheck", false),
         bad_cookie_perms: args
             .get("rpccookieperms")
             .filter(|v| !args.is_negated("rpccookiefile") && ferronode_httprpc::auth::cookie_perms(v).is_none()),
@@ -432,6 +435,13 @@ mod tests {
         assert_eq!(run(&["-bind=nohost"]).unwrap_err().0, "Cannot resolve -bind address: 'nohost'");
         assert_eq!(run(&["-peertimeout=-1"]).unwrap_err().0, "peertimeout must be a positive integer.");
         assert!(run(&["-listen=0"]).unwrap().ignored.is_empty(), "P2P options are acted on");
+    }
+
+    #[test]
+    fn rpcdoccheck_is_acted_on() {
+        let c = run(&["-rpcdoccheck"]).unwrap();
+        assert!(c.rpc_doc_check && c.ignored.is_empty());
+        assert!(!run(&[]).unwrap().rpc_doc_check);
     }
 
     fn run(argv: &[&str]) -> Result<NodeConfig, ConfigError> {

@@ -160,9 +160,9 @@ async fn app_init_servers(
     }
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
-    let rpc = RpcServer::new(
+    let rpc = RpcServer::with_config(
         rpc_table(Some(http.metrics_handle()), slot, zmq_slot, net_slot, &config.identity(), log),
-        log_path,
+        ferronode_httprpc::RpcConfig { log_path, doc_check: config.rpc_doc_check },
         Arc::new(move || requester.request()),
     );
     rpc.start();

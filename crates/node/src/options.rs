@@ -61,6 +61,8 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("rpcmaxconnections", RPC, "-rpcmaxconnections=<n>  Most HTTP connections open at once; more are answered 503 and closed (default: sized to the file-descriptor limit)"),
     opt("rpcpassword", RPC, "-rpcpassword=<pw>  Password for JSON-RPC connections"),
     net_opt("rpcport", RPC, "-rpcport=<port>  Listen for JSON-RPC connections on <port> (default: 18443)"),
+    // debug-only in Core, so not in -help
+    opt("rpcdoccheck", DEBUG, ""),
     opt("rpcservertimeout", RPC, "-rpcservertimeout=<n>  Timeout during HTTP requests (default: 30)"),
     opt("rpcthreads", RPC, "-rpcthreads=<n>  Set the number of threads to service RPC calls (default: 16)"),
     opt("rpcuser", RPC, "-rpcuser=<user>  Username for JSON-RPC connections"),
@@ -120,7 +122,6 @@ pub const IGNORED: &[OptionSpec] = &[
     opt("proxy", CONN, ""),
     opt("prune", GENERAL, ""),
     opt("reindex", GENERAL, ""),
-    opt("rpcdoccheck", DEBUG, ""),
     opt("seednode", CONN, ""),
     opt("stopatheight", DEBUG, ""),
     opt("test", DEBUG, ""),
