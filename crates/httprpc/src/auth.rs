@@ -231,15 +231,10 @@ fn hmac_hex(salt: &str, password: &str) -> String {
     hex(&hmac(salt, password.as_bytes()))
 }
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    s
+/// Lowercase hex, by `bitcoin_hashes`' encoder (the workspace's one hex codec).
+fn hex(bytes: &[u8]) -> String {
+    use bitcoin_hashes::hex::DisplayHex as _;
+    bytes.to_lower_hex_string()
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
