@@ -52,7 +52,7 @@ pub mod schema;
 mod server;
 pub mod table;
 
-pub use amount::amount;
+pub use amount::{amount, amount_unsigned};
 pub use auth::{AuthConfig, AuthError, CookieConfig, Whitelist};
 pub use error::{codes, RpcError};
 pub use http::{HttpRpc, JsonRpcHandler, AUTH_FAILURE_DELAY};

@@ -116,10 +116,10 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// The node's user agent for `getnetworkinfo`, BIP14 style.
     #[must_use]
-    pub fn identity(&self) -> crate::chain::rpc::NodeIdentity {
+    pub fn identity(&self) -> crate::rpc::NodeIdentity {
         let comments =
             if self.uacomment.is_empty() { String::new() } else { format!("({})", self.uacomment.join("; ")) };
-        crate::chain::rpc::NodeIdentity { subversion: format!("/ferronode:{}{comments}/", env!("CARGO_PKG_VERSION")) }
+        crate::rpc::NodeIdentity { subversion: format!("/ferronode:{}{comments}/", env!("CARGO_PKG_VERSION")) }
     }
 }
 

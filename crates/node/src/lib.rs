@@ -28,14 +28,14 @@ pub mod config;
 pub mod logging;
 pub mod options;
 pub mod p2p;
+pub mod rpc;
 pub mod shutdown;
 pub mod zmq;
 
 use std::sync::Arc;
 
-use ferronode_httprpc::{control, Command, HttpRpc, RpcServer, RpcTable};
-use ferronode_httpserver::{HttpServer, MetricsHandle, Subnet};
-use serde_json::json;
+use ferronode_httprpc::{HttpRpc, RpcServer};
+use ferronode_httpserver::{HttpServer, Subnet};
 
 use crate::config::NodeConfig;
 use crate::shutdown::{Shutdown, ShutdownRequester};
@@ -52,77 +52,6 @@ pub fn report_init_error(message: &str) {
     eprintln!("Error: {message}");
 }
 
-/// The RPC commands the node serves; `http` reports the HTTP server's load,
-/// `slot` receives the chain once init has loaded it.
-#[must_use]
-pub fn rpc_table(
-    http: Option<MetricsHandle>,
-    slot: &chain::rpc::ChainSlot,
-    zmq_slot: &zmq::ZmqSlot,
-    net_slot: &p2p::NetSlot,
-    identity: &chain::rpc::NodeIdentity,
-    log: Option<Arc<logging::LogHandle>>,
-) -> RpcTable {
-    let mut table = RpcTable::new();
-    zmq::register(&mut table, zmq_slot);
-    p2p::register(&mut table, net_slot, &identity.subversion);
-    if let Some(log) = log {
-        table.add(
-            Command::new(
-                "control",
-                "logging",
-                "Gets and sets the logging configuration.\nWhen called without an argument, returns the list of categories with status that are currently being debug logged or not.\nWhen called with arguments, adds or removes categories from debug logging and return the lists above.",
-                move |p, _| {
-                    let log = Arc::clone(&log);
-                    async move {
-                        let names = |v: Option<&serde_json::Value>| -> Vec<String> {
-                            v.and_then(serde_json::Value::as_array)
-                                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
-                                .unwrap_or_default()
-                        };
-                        log.set(&names(p.first()), &names(p.get(1))).map_err(|cat| {
-                            ferronode_httprpc::RpcError::invalid_parameter(format!("unknown logging category {cat}"))
-                        })?;
-                        let obj: serde_json::Map<String, serde_json::Value> =
-                            log.categories().into_iter().map(|(c, on)| (c, json!(on))).collect();
-                        Ok(serde_json::Value::Object(obj))
-                    }
-                },
-            )
-            .arg(ferronode_httprpc::Arg::optional("include", ferronode_httprpc::ArgType::Arr, "The categories to add to debug logging"))
-            .arg(ferronode_httprpc::Arg::optional("exclude", ferronode_httprpc::ArgType::Arr, "The categories to remove from debug logging")),
-        );
-    }
-    if let Some(http) = http {
-        table.add(
-            Command::new(
-                "hidden",
-                "gethttpmetrics",
-                "Returns the HTTP server's load: open connections, queued and running requests, refusals.",
-                move |_, _| {
-                    let m = http.snapshot();
-                    async move {
-                        Ok(json!({
-                            "open_connections": m.open_connections,
-                            "parked": m.parked,
-                            "queued": m.queued,
-                            "running": m.running,
-                            "rejected_queue_full": m.rejected,
-                            "accepted": m.accepted,
-                            "refused_not_allowed": m.refused_not_allowed,
-                            "refused_over_capacity": m.refused_over_capacity,
-                        }))
-                    }
-                },
-            )
-            .result_help("Result:\n{ \"open_connections\": n, \"queued\": n, \"running\": n, \"rejected_queue_full\": n, \"accepted\": n, \"refused_not_allowed\": n, \"refused_over_capacity\": n }"),
-        );
-    }
-    control::register_control_commands(&mut table);
-    chain::register_chain_commands(&mut table, slot);
-    table
-}
-
 /// The running servers, in the order Core starts them.
 struct Servers {
     http: HttpServer,
@@ -134,7 +63,7 @@ struct Servers {
 async fn app_init_servers(
     config: &NodeConfig,
     requester: ShutdownRequester,
-    slot: &chain::rpc::ChainSlot,
+    slot: &rpc::ChainSlot,
     zmq_slot: &zmq::ZmqSlot,
     net_slot: &p2p::NetSlot,
     log: Option<Arc<logging::LogHandle>>,
@@ -161,7 +90,14 @@ async fn app_init_servers(
     let log_path = config.log.file.clone().unwrap_or_default();
     let log_path = std::path::absolute(&log_path).unwrap_or(log_path);
     let rpc = RpcServer::with_config(
-        rpc_table(Some(http.metrics_handle()), slot, zmq_slot, net_slot, &config.identity(), log),
+        rpc::table(rpc::TableState {
+            http: Some(http.metrics_handle()),
+            chain: slot,
+            zmq: zmq_slot,
+            net: net_slot,
+            identity: &config.identity(),
+            log,
+        }),
         ferronode_httprpc::RpcConfig { log_path, doc_check: config.rpc_doc_check },
         Arc::new(move || requester.request()),
     );
@@ -186,7 +122,7 @@ async fn app_init_servers(
 /// the block files.
 struct RestSource {
     rpc: RpcServer,
-    slot: chain::rpc::ChainSlot,
+    slot: rpc::ChainSlot,
     /// The whole blocks served last, newest first, at most
     /// [`RECENT_BLOCKS`] and [`RECENT_BLOCKS_BYTES`] in all: many clients fetching the same new
     /// block share one read. A block's bytes never change for its hash, so
@@ -360,7 +296,7 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
     tracing::info!("Using data directory {}", config.net_dir.display());
     spawn_signal_handlers(shutdown.requester(), log.clone());
 
-    let slot = chain::rpc::ChainSlot::default();
+    let slot = rpc::ChainSlot::default();
     let zmq_slot = zmq::ZmqSlot::default();
     let net_slot = p2p::NetSlot::default();
     let servers = if config.server {

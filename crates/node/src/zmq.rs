@@ -1,5 +1,5 @@
-//! ZMQ in the node: the notifier fed from the validation event stream, and
-//! the `zmq` RPCs.
+//! ZMQ in the node: the notifier fed from the validation event stream (its
+//! RPCs are in `crate::rpc::zmq`).
 //!
 //! The notifier is a [`chain::events::Sink`]: it sees every event in
 //! validation's order, on the validation thread, and only queues it
@@ -9,9 +9,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bitcoin::Block;
-use ferronode_httprpc::{Command, RpcTable};
 use ferronode_zmq_notify::{Notification, ZmqNotifier};
-use serde_json::{json, Value};
 
 use crate::chain::events::{Event, RemovalReason, Sink};
 use crate::chain::Chain;
@@ -89,46 +87,4 @@ pub fn connect(chain: &Chain, notifier: &Arc<ZmqNotifier>) {
         notifier.notify(Notification::BlockConnected(Arc::new(genesis)));
     }
     chain.add_event_sink(Arc::new(Bridge { notifier: Arc::clone(notifier), last_connected: Mutex::new(None) }));
-}
-
-/// `getzmqnotifications` (Core's) and `getzmqstats` (ours).
-pub fn register(table: &mut RpcTable, slot: &ZmqSlot) {
-    let s = Arc::clone(slot);
-    table.add(
-        Command::sync("zmq", "getzmqnotifications", "Returns information about the active ZeroMQ notifications.", move |_, _| {
-            let list = s.get().map(|n| n.active()).unwrap_or_default();
-            Ok(Value::Array(
-                list.into_iter().map(|i| json!({"type": i.kind, "address": i.address, "hwm": i.hwm})).collect(),
-            ))
-        })
-        .result_help("Result:\n[                         (json array)\n  {                       (json object)\n    \"type\" : \"str\",       (string) Type of notification\n    \"address\" : \"str\",    (string) Address of the publisher\n    \"hwm\" : n            (numeric) Outbound message high water mark\n  },\n  ...\n]"),
-    );
-    let s = Arc::clone(slot);
-    table.add(
-        Command::sync(
-            "zmq",
-            "getzmqstats",
-            "Returns, for each active ZeroMQ notifier, the messages sent and the messages dropped, either because a subscriber was at its high water mark or because the publishing queue was full. Dropped messages use up a sequence number, so subscribers see them as gaps. (ferronode only)",
-            move |_, _| {
-                let stats = s.get().map(|n| n.stats()).unwrap_or_default();
-                Ok(Value::Array(
-                    stats
-                        .into_iter()
-                        .map(|st| {
-                            json!({
-                                "type": st.kind,
-                                "address": st.address,
-                                "hwm": st.hwm,
-                                "next_sequence": st.next_sequence,
-                                "sent": st.sent,
-                                "dropped_hwm": st.dropped_hwm,
-                                "dropped_queue": st.dropped_queue,
-                            })
-                        })
-                        .collect(),
-                ))
-            },
-        )
-        .result_help("Result:\n[                              (json array)\n  {                            (json object)\n    \"type\" : \"str\",            (string) Type of notification\n    \"address\" : \"str\",         (string) Address of the publisher\n    \"hwm\" : n,                 (numeric) Outbound message high water mark\n    \"next_sequence\" : n,       (numeric) The sequence number of the next message\n    \"sent\" : n,                (numeric) Messages sent\n    \"dropped_hwm\" : n,         (numeric) Messages dropped because a subscriber was at its high water mark\n    \"dropped_queue\" : n        (numeric) Messages dropped because the publishing queue was full\n  },\n  ...\n]"),
-    );
 }

@@ -98,7 +98,7 @@ fn script_flags(height: u32) -> Vec<&'static str> {
 
 /// Core's `getdeploymentinfo` object for `info` (a block of the active chain).
 #[must_use]
-pub(super) fn deployment_info(chain: &Chain, info: &BlockInfo) -> Value {
+pub(crate) fn deployment_info(chain: &Chain, info: &BlockInfo) -> Value {
     let version_at =
         |height: u32| chain.hash_at(height).and_then(|h| chain.info(&h)).map(|i| i.header.version.to_consensus());
     let version_at: VersionAt<'_> = &version_at;

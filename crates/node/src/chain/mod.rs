@@ -7,14 +7,11 @@
 //! own interpreter (libbitcoinconsensus). Everything is written in the crash-safe order described in
 //! [`store`].
 
-mod deployments;
-mod descriptor;
+pub(crate) mod deployments;
 pub mod events;
 pub mod mempool;
 pub mod mempool_file;
-pub mod rpc;
 mod store;
-pub mod txjson;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,7 +29,6 @@ use bitcoin::{
     Transaction, TxIn, TxMerkleNode, TxOut, Witness,
 };
 
-pub use rpc::register_chain_commands;
 pub use store::{FilterEntry, StoreError};
 use store::{FilterIndex, IndexRecord, Store, TxIndex, UtxoChange};
 

@@ -9,25 +9,19 @@ use bitcoin::hashes::Hash as _;
 use bitcoin::{Address, Network, Script, Transaction, TxOut};
 use serde_json::{json, Map, Value};
 
-use super::Coin;
+use crate::chain::Coin;
 
-/// Lowercase hex of `bytes`.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    s
+/// Lowercase hex of `bytes` (the `bitcoin` crate's encoder).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use bitcoin::hex::DisplayHex as _;
+    bytes.to_lower_hex_string()
 }
 
-/// Bytes from hex (even length, hex digits only).
-pub(super) fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+/// Bytes from hex: even length, hex digits of either case (the `bitcoin`
+/// crate's decoder).
+pub(crate) fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    use bitcoin::hex::FromHex as _;
+    Vec::<u8>::from_hex(text).ok()
 }
 
 /// Core's `CScriptNum(vch, false).getint()` for pushes of up to 4 bytes.
