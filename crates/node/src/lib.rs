@@ -7,8 +7,9 @@
 //!    RPC table (`StartRPC`), set up authentication and register `/`
 //!    (`StartHTTPRPC`), start serving (`StartHTTPServer`). From here on RPC
 //!    answers, with -28 until init is done.
-//! 2. **Init**: load the chain (for now there is only genesis), then end
-//!    warmup.
+//! 2. **Init**: open the chain (blocks, UTXO set and indexes from the
+//!    datadir; genesis on a new one), load `mempool.dat`, start ZMQ and
+//!    P2P, then end warmup.
 //! 3. **Wait** for the shutdown trigger: the `stop` RPC, SIGINT or SIGTERM.
 //! 4. **Interrupt**: HTTP server (new requests get 503), HTTP-RPC, RPC (long
 //!    polls stop waiting).
@@ -22,6 +23,12 @@
 //!   built from them.
 //! - [`logging`]: `debug.log` in Core's format.
 //! - [`shutdown`]: the owned shutdown trigger.
+//! - [`chain`]: the regtest chain (validation, storage, reorganisations,
+//!   mining, mempool, indexes, the validation event stream).
+//! - [`rpc`]: every command the node adds to httprpc's table, one file per
+//!   Core category, each command a named function.
+//! - [`p2p`] and [`zmq`]: the chain behind `ferronode-net` and
+//!   `ferronode-zmq-notify`, fed from the validation event stream.
 
 pub mod chain;
 pub mod config;
