@@ -10,7 +10,7 @@ use super::txjson::{self, hex};
 use super::{
     async_cmd, block_not_found, blocking, chain, chain_ref, database_error, parse_hash, parse_txid, sync_cmd, ChainSlot,
 };
-use crate::chain::{BlockError, BlockInfo, Chain, REGTEST_BITS};
+use crate::chain::{deployments, BlockError, BlockInfo, Chain, REGTEST_BITS};
 
 /// The note every tip long poll's help ends with.
 macro_rules! wait_note {
@@ -301,9 +301,55 @@ pub(crate) async fn getdeploymentinfo(
             None => c.tip(),
             Some(h) => c.info(&h).ok_or_else(block_not_found)?,
         };
-        Ok(crate::chain::deployments::deployment_info(c, &info))
+        Ok(deployment_info_json(c, &info))
     })
     .await
+}
+
+/// `getdeploymentinfo`'s result for `info` (REST's `/rest/deploymentinfo` too).
+pub(crate) fn deployment_info_json(c: &Chain, info: &BlockInfo) -> Value {
+    let h = info.height;
+    let mut deployments = Map::new();
+    for (name, height) in deployments::BURIED {
+        deployments.insert(name.into(), json!({"type": "buried", "active": h + 1 >= height, "height": height}));
+    }
+    let d = deployments::testdummy(c, info);
+    let mut bip9 = Map::new();
+    if d.statistics.is_some() {
+        bip9.insert("bit".into(), json!(d.bit));
+    }
+    bip9.insert("start_time".into(), json!(0));
+    bip9.insert("timeout".into(), json!(i64::MAX));
+    bip9.insert("min_activation_height".into(), json!(0));
+    bip9.insert("status".into(), json!(d.status));
+    bip9.insert("since".into(), json!(d.since));
+    bip9.insert("status_next".into(), json!(d.status_next));
+    if let Some(st) = &d.statistics {
+        let mut stats = Map::new();
+        stats.insert("period".into(), json!(st.period));
+        stats.insert("elapsed".into(), json!(st.elapsed));
+        stats.insert("count".into(), json!(st.count));
+        if let Some((threshold, possible)) = st.threshold {
+            stats.insert("threshold".into(), json!(threshold));
+            stats.insert("possible".into(), json!(possible));
+        }
+        bip9.insert("statistics".into(), Value::Object(stats));
+        bip9.insert("signalling".into(), json!(st.signalling));
+    }
+    let mut rv = Map::new();
+    rv.insert("type".into(), json!("bip9"));
+    if let Some(a) = d.active_since {
+        rv.insert("height".into(), json!(a));
+    }
+    rv.insert("active".into(), json!(d.active_since.is_some_and(|a| a <= h + 1)));
+    rv.insert("bip9".into(), Value::Object(bip9));
+    deployments.insert("testdummy".into(), Value::Object(rv));
+    json!({
+        "hash": info.hash.to_string(),
+        "height": h,
+        "script_flags": deployments::script_flags(h),
+        "deployments": deployments,
+    })
 }
 
 pub(crate) async fn gettxout(slot: ChainSlot, p: Vec<Value>, _: CallContext<'static>) -> Result<Value, RpcError> {

@@ -1,7 +1,6 @@
-//! `getdeploymentinfo` for regtest: the buried deployments and the BIP9
-//! `testdummy` state machine, computed as Core's versionbits code does.
-
-use serde_json::{json, Map, Value};
+//! Regtest's deployments: the buried ones and the BIP9 `testdummy` state
+//! machine, computed as Core's versionbits code does (the node's
+//! `getdeploymentinfo` writes them as JSON).
 
 use super::{BlockInfo, Chain};
 
@@ -88,7 +87,9 @@ fn since(version_at: VersionAt<'_>, prev: Option<u32>, current: State) -> u32 {
     p + 1
 }
 
-fn script_flags(height: u32) -> Vec<&'static str> {
+/// The script verification flags in force for a block at `height`.
+#[must_use]
+pub fn script_flags(height: u32) -> Vec<&'static str> {
     if height >= 1 {
         vec!["CHECKLOCKTIMEVERIFY", "CHECKSEQUENCEVERIFY", "DERSIG", "NULLDUMMY", "P2SH", "TAPROOT", "WITNESS"]
     } else {
@@ -96,47 +97,60 @@ fn script_flags(height: u32) -> Vec<&'static str> {
     }
 }
 
-/// Core's `getdeploymentinfo` object for `info` (a block of the active chain).
+/// Regtest's buried deployments and the heights they are active from.
+pub const BURIED: [(&str, u32); 5] = [("bip34", 1), ("bip66", 1), ("bip65", 1), ("csv", 1), ("segwit", 0)];
+
+/// The signalling statistics of the current BIP9 period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bip9Statistics {
+    /// Blocks in a period.
+    pub period: u32,
+    /// Blocks of the current period so far, up to and including the block.
+    pub elapsed: u32,
+    /// Of those, how many signal.
+    pub count: u32,
+    /// While started: the signals needed, and whether they can still come.
+    pub threshold: Option<(u32, bool)>,
+    /// One character per elapsed block: `#` signals, `-` does not.
+    pub signalling: String,
+}
+
+/// The BIP9 `testdummy` deployment at one block, as Core's versionbits
+/// computes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bip9Info {
+    /// The version bit.
+    pub bit: u32,
+    /// The state for this block (`defined`, `started`, `locked_in`, `active`).
+    pub status: &'static str,
+    /// The state for the next block.
+    pub status_next: &'static str,
+    /// The first height of the current state.
+    pub since: u32,
+    /// Present while started or locked in.
+    pub statistics: Option<Bip9Statistics>,
+    /// The height the deployment is (or, next block, will be) active from.
+    pub active_since: Option<u32>,
+}
+
+/// `testdummy`'s state at `info` (a block of the active chain).
 #[must_use]
-pub(crate) fn deployment_info(chain: &Chain, info: &BlockInfo) -> Value {
+pub fn testdummy(chain: &Chain, info: &BlockInfo) -> Bip9Info {
     let version_at =
         |height: u32| chain.hash_at(height).and_then(|h| chain.info(&h)).map(|i| i.header.version.to_consensus());
     let version_at: VersionAt<'_> = &version_at;
     let h = info.height;
-    let mut deployments = Map::new();
-    for (name, height) in [("bip34", 1), ("bip66", 1), ("bip65", 1), ("csv", 1), ("segwit", 0)] {
-        deployments.insert(name.into(), json!({"type": "buried", "active": h + 1 >= height, "height": height}));
-    }
     let prev = h.checked_sub(1);
     let current = state_for(version_at, prev);
     let next = state_for(version_at, Some(h));
-    let mut bip9 = Map::new();
-    let has_stats = matches!(current, State::Started | State::LockedIn);
-    if has_stats {
-        bip9.insert("bit".into(), json!(BIT));
-    }
-    bip9.insert("start_time".into(), json!(0));
-    bip9.insert("timeout".into(), json!(i64::MAX));
-    bip9.insert("min_activation_height".into(), json!(0));
     let since = since(version_at, prev, current);
-    bip9.insert("status".into(), json!(current.name()));
-    bip9.insert("since".into(), json!(since));
-    bip9.insert("status_next".into(), json!(next.name()));
-    if has_stats {
+    let statistics = matches!(current, State::Started | State::LockedIn).then(|| {
         let in_period = 1 + h % PERIOD;
         let marks: String = (h + 1 - in_period..=h).map(|x| if signals(version_at, x) { '#' } else { '-' }).collect();
-        let count = u32::try_from(marks.matches('#').count()).unwrap_or(0);
-        let mut stats = Map::new();
-        stats.insert("period".into(), json!(PERIOD));
-        stats.insert("elapsed".into(), json!(in_period));
-        stats.insert("count".into(), json!(count));
-        if current == State::Started {
-            stats.insert("threshold".into(), json!(THRESHOLD));
-            stats.insert("possible".into(), json!(PERIOD - THRESHOLD >= in_period - count));
-        }
-        bip9.insert("statistics".into(), Value::Object(stats));
-        bip9.insert("signalling".into(), json!(marks));
-    }
+        let count = u32::try_from(marks.matches('#').count()).expect("a period has fewer than 2^32 blocks");
+        let threshold = (current == State::Started).then(|| (THRESHOLD, PERIOD - THRESHOLD >= in_period - count));
+        Bip9Statistics { period: PERIOD, elapsed: in_period, count, threshold, signalling: marks }
+    });
     let active_since = if current == State::Active {
         Some(since)
     } else if next == State::Active {
@@ -144,18 +158,5 @@ pub(crate) fn deployment_info(chain: &Chain, info: &BlockInfo) -> Value {
     } else {
         None
     };
-    let mut rv = Map::new();
-    rv.insert("type".into(), json!("bip9"));
-    if let Some(a) = active_since {
-        rv.insert("height".into(), json!(a));
-    }
-    rv.insert("active".into(), json!(active_since.is_some_and(|a| a <= h + 1)));
-    rv.insert("bip9".into(), Value::Object(bip9));
-    deployments.insert("testdummy".into(), Value::Object(rv));
-    json!({
-        "hash": info.hash.to_string(),
-        "height": h,
-        "script_flags": script_flags(h),
-        "deployments": deployments,
-    })
+    Bip9Info { bit: BIT, status: current.name(), status_next: next.name(), since, statistics, active_since }
 }

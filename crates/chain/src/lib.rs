@@ -1,17 +1,33 @@
-//! The regtest chain: genesis, blocks on disk in Core's layout, the UTXO set,
-//! mining, and the checks a block must pass to be connected.
+//! ferronode's regtest chain as a library: genesis, blocks on disk in Core's
+//! layout, the UTXO set with undo data, full block and transaction
+//! validation (scripts by Core's own interpreter, libbitcoinconsensus),
+//! reorganisations to the most-work chain (`invalidateblock` and
+//! `reconsiderblock` included), mining, the mempool with Core's reject
+//! reasons and `mempool.dat`, `-txindex`, BIP158 block filters, and the
+//! validation event stream.
 //!
-//! This is the first slice of the chain: blocks extend the active chain one
-//! at a time (no reorganisation yet); transactions are checked against the
-//! UTXO set for existence, maturity and amounts, and their scripts by Core's
-//! own interpreter (libbitcoinconsensus). Everything is written in the crash-safe order described in
-//! [`store`].
+//! It knows nothing of HTTP, JSON or RPC: the node's RPC and REST layers,
+//! its P2P glue and its ZMQ bridge read it through [`Chain`]'s methods and
+//! [`events`]. Keeping it free of them lets a service embed the chain, and
+//! lets its tests run without a server.
+//!
+//! Everything is written in the crash-safe order described in `store.rs`.
+//!
+//! # Layout
+//! - the crate root: [`Chain`] (open, queries, mining, acceptance, connect,
+//!   disconnect and reorganisation, index upkeep);
+//! - `store.rs`: block files, undo files, the redb UTXO set and indexes;
+//! - [`mempool`]: the pool ([`mempool::Mempool`]) and `mempool.dat`
+//!   ([`mempool::file`]);
+//! - [`events`]: the validation event stream;
+//! - [`deployments`]: buried deployments and the BIP9 `testdummy` state.
 
-pub(crate) mod deployments;
+pub mod deployments;
 pub mod events;
 pub mod mempool;
-pub mod mempool_file;
 mod store;
+
+pub use mempool::file as mempool_file;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! The memory pool: transactions accepted by `sendrawtransaction`, waiting
-//! to be mined. Acceptance itself lives in [`super::Chain::accept`], which
+//! to be mined. Acceptance itself lives in [`crate::Chain::accept`], which
 //! needs the UTXO set; this module keeps the entries, who spends what, and
 //! Core's mempool sequence number.
 
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use bitcoin::{OutPoint, Transaction, Txid, Wtxid};
 
-use super::events::{Event, Events, RemovalReason};
+use crate::events::{Event, Events, RemovalReason};
 
 /// One transaction in the pool.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@
 use bitcoin::{
     absolute, transaction, Address, Amount, KnownHrp, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
 };
-use ferronode_node::chain::events::Event;
-use ferronode_node::chain::Chain;
+use ferronode_chain::events::Event;
+use ferronode_chain::Chain;
 use tokio::sync::broadcast::error::TryRecvError;
 
 fn spend(prev: OutPoint, value: u64) -> Transaction {
@@ -82,7 +82,7 @@ fn events_come_in_cores_order() {
     // reconsidered: a reorg of one block, one tip update at its end
     chain.reconsider(&b102).unwrap();
     assert_eq!(drain(&mut rx), ["C 102", "T 102"]);
-    assert_eq!(chain.with_mempool(ferronode_node::chain::mempool::Mempool::sequence), 7);
+    assert_eq!(chain.with_mempool(ferronode_chain::mempool::Mempool::sequence), 7);
     drop(chain);
     let _ = std::fs::remove_dir_all(&dir);
 }
