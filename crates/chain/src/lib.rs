@@ -22,15 +22,30 @@
 //! - [`events`]: the validation event stream;
 //! - [`deployments`]: buried deployments and the BIP9 `testdummy` state.
 
+mod coins;
+mod config;
 pub mod deployments;
 pub mod events;
+mod index;
 pub mod mempool;
+mod mining;
+mod reorg;
 mod store;
+mod validation;
+
+pub use coins::Coin;
+use coins::*;
+pub use config::{ChainConfig, DEFAULT_MEMPOOL_EXPIRY_SECS};
+use index::*;
+use mempool::accept::*;
+pub use mempool::accept::{Accepted, Reject, RejectKind};
+use mining::*;
+use reorg::*;
+use validation::*;
 
 pub use mempool::file as mempool_file;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -224,7 +239,7 @@ pub type FatalHandler = Box<dyn Fn(&str) + Send + Sync>;
 pub struct Chain {
     state: Mutex<State>,
     /// Set by the node; see [`FatalHandler`].
-    fatal: std::sync::OnceLock<FatalHandler>,
+    fatal: Option<FatalHandler>,
     /// Warnings for `getblockchaininfo` (a fatal internal error).
     warnings: Mutex<Vec<String>>,
     /// `setmocktime`, 0 when unset (shared with the state, which needs the
@@ -242,59 +257,6 @@ pub struct Chain {
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chain").field("height", &self.height()).finish_non_exhaustive()
-    }
-}
-
-fn utxo_key(op: &OutPoint) -> Vec<u8> {
-    let mut k = op.txid.as_byte_array().to_vec();
-    k.extend_from_slice(&op.vout.to_le_bytes());
-    k
-}
-
-/// A coin as stored: height, coinbase flag, value, script.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coin {
-    /// Height of the block that created it.
-    pub height: u32,
-    /// Whether it is a coinbase output.
-    pub coinbase: bool,
-    /// The output.
-    pub txout: TxOut,
-}
-
-impl Coin {
-    fn encode(&self) -> Vec<u8> {
-        let mut v = self.height.to_le_bytes().to_vec();
-        v.push(u8::from(self.coinbase));
-        v.extend_from_slice(&self.txout.value.to_sat().to_le_bytes());
-        v.extend_from_slice(self.txout.script_pubkey.as_bytes());
-        v
-    }
-
-    fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() < 13 {
-            return None;
-        }
-        let height = u32::from_le_bytes(b[0..4].try_into().ok()?);
-        let value = u64::from_le_bytes(b[5..13].try_into().ok()?);
-        Some(Self {
-            height,
-            coinbase: b[4] != 0,
-            txout: TxOut { value: Amount::from_sat(value), script_pubkey: ScriptBuf::from_bytes(b[13..].to_vec()) },
-        })
-    }
-
-    /// Core's undo serialization of the coin (`TxInUndoFormatter`), with the
-    /// script in the uncompressed form.
-    fn write_undo(&self, out: &mut Vec<u8>) {
-        store::write_varint(out, u64::from(self.height) * 2 + u64::from(self.coinbase));
-        if self.height > 0 {
-            out.push(0);
-        }
-        store::write_varint(out, store::compress_amount(self.txout.value.to_sat()));
-        let script = self.txout.script_pubkey.as_bytes();
-        store::write_varint(out, script.len() as u64 + 6);
-        out.extend_from_slice(script);
     }
 }
 
@@ -338,23 +300,15 @@ fn clock(mocktime: &AtomicU64) -> u64 {
 }
 
 impl Chain {
-    /// Opens the chain under `net_dir`, writing genesis on first start, and
-    /// checks that the tip's block and undo data can be read.
+    /// Opens the chain `config` describes, writing genesis on first start,
+    /// builds the indexes it asks for over the blocks already there, and
+    /// checks that the tip's block and undo data can be read. `fatal` is
+    /// Core's `AbortNode` hook: called once when storage fails later.
     ///
     /// # Errors
     /// A message for an init error when the stored chain is damaged.
-    pub fn open(net_dir: &Path, txindex: bool) -> Result<Self, StoreError> {
-        Self::open_with_filters(net_dir, txindex, false)
-    }
-
-    /// [`Chain::open`], with the BIP158 basic block filter index
-    /// (`-blockfilterindex`) when `filters` is set: built for the blocks
-    /// already there before this returns, then kept up to date as blocks
-    /// are connected.
-    ///
-    /// # Errors
-    /// As [`Chain::open`].
-    pub fn open_with_filters(net_dir: &Path, txindex: bool, filters: bool) -> Result<Self, StoreError> {
+    pub fn open(config: &ChainConfig, fatal: Option<FatalHandler>) -> Result<Self, StoreError> {
+        let net_dir = config.net_dir.as_path();
         let store = Store::open(net_dir)?;
         let mut entries = HashMap::new();
         for (hash, rec) in store.load_index()? {
@@ -365,8 +319,8 @@ impl Chain {
                 BlockInfo { hash, header, height: rec.height, n_tx: rec.n_tx, size: rec.loc.size, store_rec: rec },
             );
         }
-        let txindex = if txindex { Some(TxIndex::open(net_dir)?) } else { None };
-        let filters = if filters { Some(FilterIndex::open(net_dir)?) } else { None };
+        let txindex = if config.txindex { Some(TxIndex::open(net_dir)?) } else { None };
+        let filters = if config.block_filters { Some(FilterIndex::open(net_dir)?) } else { None };
         let mut state = State {
             store,
             entries,
@@ -377,12 +331,12 @@ impl Chain {
             tip_tx: tokio::sync::watch::channel((BlockHash::all_zeros(), 0)).0,
             tip_height: std::sync::Arc::new(AtomicU32::new(0)),
             mempool: mempool::Mempool::new(),
-            min_relay_fee: DEFAULT_MIN_RELAY_FEE,
-            mempool_file: None,
+            min_relay_fee: config.min_relay_fee,
+            mempool_file: config.mempool_file.clone(),
             events: events::Events::default(),
-            mempool_expiry: 336 * 3600,
+            mempool_expiry: config.mempool_expiry_secs,
             in_reorg: false,
-            max_mempool: DEFAULT_MAX_MEMPOOL_MB * 1_000_000,
+            max_mempool: config.max_mempool_bytes,
             mocktime: std::sync::Arc::new(AtomicU64::new(0)),
             ibd: std::sync::Arc::new(AtomicBool::new(true)),
         };
@@ -421,7 +375,7 @@ impl Chain {
         let tip_height = std::sync::Arc::clone(&state.tip_height);
         let chain = Self {
             state: Mutex::new(state),
-            fatal: std::sync::OnceLock::new(),
+            fatal,
             warnings: Mutex::new(Vec::new()),
             mocktime,
             ibd,
@@ -465,11 +419,6 @@ impl Chain {
         self.lock().tip_tx.subscribe()
     }
 
-    /// Installs the fatal-error handler (once).
-    pub fn set_fatal_handler(&self, f: FatalHandler) {
-        let _ = self.fatal.set(f);
-    }
-
     /// Warnings to show in `getblockchaininfo`.
     #[must_use]
     pub fn warnings(&self) -> Vec<String> {
@@ -495,7 +444,7 @@ impl Chain {
         };
         tracing::error!("{message} ({detail})");
         self.warnings.lock().unwrap_or_else(PoisonError::into_inner).push(message.to_owned());
-        if let Some(f) = self.fatal.get() {
+        if let Some(f) = &self.fatal {
             f(message);
         }
     }
@@ -866,11 +815,6 @@ impl Chain {
         self.lock().events.subscribe()
     }
 
-    /// Sets where `mempool.dat` lives and its format (`v1`: no key).
-    pub fn set_mempool_file(&self, path: std::path::PathBuf, v1: bool) {
-        self.lock().mempool_file = Some((path, v1));
-    }
-
     /// Writes the pool to `mempool.dat` (Core's `DumpMempool`), logging as
     /// Core does. Returns the path.
     ///
@@ -922,25 +866,10 @@ impl Chain {
         (ok, failed, expired, there)
     }
 
-    /// `-mempoolexpiry`, in seconds.
-    pub fn set_mempool_expiry(&self, secs: u64) {
-        self.lock().mempool_expiry = secs;
-    }
-
-    /// `-minrelaytxfee`, in satoshis per 1000 virtual bytes.
-    pub fn set_min_relay_fee(&self, sat_per_kvb: u64) {
-        self.lock().min_relay_fee = sat_per_kvb;
-    }
-
     /// The minimum relay fee in satoshis per 1000 virtual bytes.
     #[must_use]
     pub fn min_relay_fee(&self) -> u64 {
         self.lock().min_relay_fee
-    }
-
-    /// `-maxmempool`, in bytes.
-    pub fn set_max_mempool(&self, bytes: u64) {
-        self.lock().max_mempool = bytes;
     }
 
     /// `-maxmempool` in bytes and Core's `GetMinFee` now (satoshis per
@@ -1002,914 +931,4 @@ impl Chain {
         tips.sort_by(|a, b| b.0.height.cmp(&a.0.height).then(a.1.cmp(&b.1)));
         tips
     }
-}
-
-/// A transaction the mempool took (or would take).
-#[derive(Debug, Clone)]
-pub struct Accepted {
-    /// Its id.
-    pub txid: bitcoin::Txid,
-    /// Its witness id.
-    pub wtxid: bitcoin::Wtxid,
-    /// Fee in satoshis.
-    pub fee: u64,
-    /// Virtual size.
-    pub vsize: u64,
-}
-
-/// Why the mempool refused a transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RejectKind {
-    /// An input is missing or spent (RPC -25).
-    MissingInputs,
-    /// A policy or consensus rule (RPC -26).
-    Rejected,
-    /// Its outputs are already in the UTXO set (RPC -27).
-    AlreadyInUtxoSet,
-}
-
-/// A refusal: Core's reject reason and its `ToString()` with details.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// The kind, for the RPC error code.
-    pub kind: RejectKind,
-    /// The reject reason (`min relay fee not met`).
-    pub reason: String,
-    /// Reason plus details (`min relay fee not met, 100 < 141`).
-    pub details: String,
-}
-
-fn reject(kind: RejectKind, reason: &str, details: Option<String>) -> Reject {
-    let details = details.map_or_else(|| reason.to_owned(), |d| format!("{reason}, {d}"));
-    Reject { kind, reason: reason.to_owned(), details }
-}
-
-/// Core's `GetDustThreshold` at the dust relay fee.
-fn dust_threshold(out: &TxOut) -> u64 {
-    if out.script_pubkey.is_op_return() {
-        return 0;
-    }
-    let size = serialize(out).len() as u64 + if out.script_pubkey.is_witness_program() { 67 } else { 148 };
-    size * DUST_RELAY_FEE / 1000
-}
-
-/// Fee at `rate` (satoshis per 1000 vbytes) for `vsize`, rounded up.
-fn fee_at(rate: u64, vsize: u64) -> u64 {
-    (rate * vsize).div_ceil(1000)
-}
-
-/// How [`accept_locked`] treats a transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// `sendrawtransaction`, `mempool.dat`: every check, then added.
-    Submit,
-    /// `testmempoolaccept`: every check, nothing added.
-    Test,
-    /// Back from a disconnected block: no mempool minimum fee and no
-    /// trimming per transaction (Core's `bypass_limits`); the pool is
-    /// trimmed once the reorganisation is done.
-    Reorg,
-}
-
-fn accept_locked(st: &mut State, tx: &Transaction, now: u64, mode: Mode) -> Result<Accepted, Reject> {
-    use RejectKind::{AlreadyInUtxoSet, MissingInputs, Rejected};
-    let txid = tx.compute_txid();
-    check_transaction(tx).map_err(|r| reject(Rejected, r, None))?;
-    if tx.is_coinbase() {
-        return Err(reject(Rejected, "coinbase", None));
-    }
-    if !(1..=3).contains(&tx.version.0) {
-        return Err(reject(Rejected, "version", None));
-    }
-    if tx.weight().to_wu() > 400_000 {
-        return Err(reject(Rejected, "tx-size", None));
-    }
-    if tx.base_size() < 65 {
-        return Err(reject(Rejected, "tx-size-small", None));
-    }
-    if tx.input.iter().any(|i| i.script_sig.len() > 1650) {
-        return Err(reject(Rejected, "scriptsig-size", None));
-    }
-    if tx.input.iter().any(|i| !i.script_sig.is_push_only()) {
-        return Err(reject(Rejected, "scriptsig-not-pushonly", None));
-    }
-    if tx.output.iter().any(|o| o.value.to_sat() < dust_threshold(o)) {
-        return Err(reject(Rejected, "dust", None));
-    }
-    let tip = *st.active.last().expect("genesis is always there");
-    let next_height = u32::try_from(st.active.len()).unwrap_or(u32::MAX);
-    if !is_final(tx, next_height, mtp(st, tip)) {
-        return Err(reject(Rejected, "non-final", None));
-    }
-    if st.mempool.get(&txid).is_some() {
-        return Err(reject(Rejected, "txn-already-in-mempool", None));
-    }
-    let mut conflicts: Vec<bitcoin::Txid> =
-        tx.input.iter().filter_map(|i| st.mempool.spender(&i.previous_output)).collect();
-    conflicts.sort();
-    conflicts.dedup();
-    let mut spent = Vec::with_capacity(tx.input.len());
-    let mut value_in = 0u64;
-    for input in &tx.input {
-        let op = input.previous_output;
-        let coin = match st.mempool.get(&op.txid) {
-            Some(parent) => parent.tx.output.get(op.vout as usize).map(|o| Coin {
-                height: next_height,
-                coinbase: false,
-                txout: o.clone(),
-            }),
-            None => st.store.utxo(&utxo_key(&op)).ok().flatten().as_deref().and_then(Coin::decode),
-        };
-        let Some(coin) = coin else {
-            // outputs of this very transaction already confirmed?
-            let known = (0..tx.output.len()).any(|v| {
-                let o = OutPoint { txid, vout: u32::try_from(v).unwrap_or(u32::MAX) };
-                st.store.utxo(&utxo_key(&o)).ok().flatten().is_some()
-            });
-            return Err(if known {
-                reject(AlreadyInUtxoSet, "txn-already-known", None)
-            } else {
-                reject(MissingInputs, "bad-txns-inputs-missingorspent", None)
-            });
-        };
-        if coin.coinbase && next_height - coin.height < COINBASE_MATURITY {
-            return Err(reject(
-                Rejected,
-                "bad-txns-premature-spend-of-coinbase",
-                Some(format!("tried to spend coinbase at depth {}", next_height - coin.height)),
-            ));
-        }
-        if !sequence_lock_met(st, tx, input, coin.height, next_height, tip) {
-            return Err(reject(Rejected, "non-BIP68-final", None));
-        }
-        value_in += coin.txout.value.to_sat();
-        spent.push(coin.txout);
-    }
-    let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
-    if value_in < value_out {
-        return Err(reject(
-            Rejected,
-            "bad-txns-in-belowout",
-            Some(format!("value in ({}) < value out ({})", btc(value_in), btc(value_out))),
-        ));
-    }
-    let fee = value_in - value_out;
-    let vsize = tx.vsize() as u64;
-    let pool_min = match mode {
-        Mode::Reorg => 0,
-        Mode::Submit | Mode::Test => fee_at(st.mempool.min_fee(now, st.max_mempool, INCREMENTAL_RELAY_FEE), vsize),
-    };
-    if pool_min > 0 && fee < pool_min {
-        return Err(reject(Rejected, "mempool min fee not met", Some(format!("{fee} < {pool_min}"))));
-    }
-    let min_fee = fee_at(st.min_relay_fee, vsize);
-    if fee < min_fee {
-        return Err(reject(Rejected, "min relay fee not met", Some(format!("{fee} < {min_fee}"))));
-    }
-    if !conflicts.is_empty() {
-        // full RBF: pay more in total and per vbyte than everything replaced
-        let mut replaced: Vec<bitcoin::Txid> = conflicts.clone();
-        for c in &conflicts {
-            replaced.extend(st.mempool.descendants(c));
-        }
-        replaced.sort();
-        replaced.dedup();
-        let old_fees: u64 = replaced.iter().filter_map(|t| st.mempool.get(t)).map(|e| e.fee).sum();
-        for c in &conflicts {
-            let e = st.mempool.get(c).expect("conflicts come from the pool");
-            if u128::from(fee) * u128::from(e.vsize) <= u128::from(e.fee) * u128::from(vsize) {
-                return Err(reject(
-                    Rejected,
-                    "insufficient fee",
-                    Some(format!("rejecting replacement {txid}; new feerate is not above the feerate of {c}")),
-                ));
-            }
-        }
-        let needed = old_fees + fee_at(INCREMENTAL_RELAY_FEE, vsize);
-        if fee < needed {
-            return Err(reject(
-                Rejected,
-                "insufficient fee",
-                Some(format!(
-                    "rejecting replacement {txid}, not enough additional fees to relay; {} < {}",
-                    btc(fee.saturating_sub(old_fees)),
-                    btc(fee_at(INCREMENTAL_RELAY_FEE, vsize))
-                )),
-            ));
-        }
-    }
-    verify_scripts(tx, &spent)
-        .map_err(|_| reject(Rejected, "mempool-script-verify-flag-failed (Script failed)", None))?;
-    if mode != Mode::Test {
-        for c in &conflicts {
-            st.mempool.remove_with_descendants(c, events::RemovalReason::Replaced);
-        }
-        st.mempool.add(tx.clone(), fee, now, next_height - 1);
-        // Core's LimitMempoolSize, first half: expiry
-        if mode == Mode::Reorg {
-            return Ok(Accepted { txid, wtxid: tx.compute_wtxid(), fee, vsize });
-        }
-        limit_mempool_size(st, now);
-        if st.mempool.get(&txid).is_none() {
-            return Err(reject(Rejected, "mempool full", None));
-        }
-    }
-    Ok(Accepted { txid, wtxid: tx.compute_wtxid(), fee, vsize })
-}
-
-/// Core's `LimitMempoolSize`: expiry, then eviction down to `-maxmempool`.
-fn limit_mempool_size(st: &mut State, now: u64) {
-    let expired = st.mempool.expire(now.saturating_sub(st.mempool_expiry));
-    if expired > 0 {
-        tracing::debug!(target: "mempool", "Expired {expired} transactions from the memory pool");
-    }
-    let trimmed = st.mempool.trim_to_size(st.max_mempool, INCREMENTAL_RELAY_FEE);
-    if trimmed > 0 {
-        tracing::debug!(target: "mempool", "Removed {trimmed} transactions from the memory pool to stay under -maxmempool");
-    }
-}
-
-/// Satoshis as Core's `FormatMoney` (used in reject details).
-fn btc(sats: u64) -> String {
-    format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000)
-}
-
-/// Parses Core's `CBlockUndo` as written by [`Coin::write_undo`].
-fn parse_undo(b: &[u8]) -> Option<Vec<Vec<Coin>>> {
-    let mut pos = 0;
-    let compact = |b: &[u8], pos: &mut usize| -> Option<u64> {
-        let (VarInt(n), used) = bitcoin::consensus::encode::deserialize_partial::<VarInt>(b.get(*pos..)?).ok()?;
-        *pos += used;
-        Some(n)
-    };
-    let varint = |b: &[u8], pos: &mut usize| -> Option<u64> {
-        let (n, used) = store::read_varint(b.get(*pos..)?)?;
-        *pos += used;
-        Some(n)
-    };
-    let n_tx = compact(b, &mut pos)?;
-    let mut txs = Vec::new();
-    for _ in 0..n_tx {
-        let n_in = compact(b, &mut pos)?;
-        let mut coins = Vec::new();
-        for _ in 0..n_in {
-            let code = varint(b, &mut pos)?;
-            let height = u32::try_from(code / 2).ok()?;
-            if height > 0 {
-                varint(b, &mut pos)?;
-            }
-            let value = store::decompress_amount(varint(b, &mut pos)?);
-            let size = usize::try_from(varint(b, &mut pos)?).ok()?.checked_sub(6)?;
-            let script = b.get(pos..pos + size)?.to_vec();
-            pos += size;
-            coins.push(Coin {
-                height,
-                coinbase: code % 2 == 1,
-                txout: TxOut { value: Amount::from_sat(value), script_pubkey: ScriptBuf::from_bytes(script) },
-            });
-        }
-        txs.push(coins);
-    }
-    (pos == b.len()).then_some(txs)
-}
-
-fn mtp(st: &State, mut hash: BlockHash) -> u32 {
-    let mut times = Vec::with_capacity(11);
-    for _ in 0..11 {
-        let Some(info) = st.entries.get(&hash) else { break };
-        times.push(info.header.time);
-        if info.height == 0 {
-            break;
-        }
-        hash = info.header.prev_blockhash;
-    }
-    times.sort_unstable();
-    times.get(times.len() / 2).copied().unwrap_or(0)
-}
-
-/// The block a miner would build on `tip`: a coinbase with the BIP34
-/// height, the subsidy to `script` and the witness commitment, as Core's
-/// `CreateNewBlock` makes it (version 0x20000000, regtest bits).
-fn template(tip: &BlockInfo, height: u32, time: u32, script: &ScriptBuf, txs: &[Transaction], fees: u64) -> Block {
-    let script_sig = Builder::new().push_int(i64::from(height)).push_opcode(opcodes::OP_0).into_script();
-    let mut coinbase = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::null(),
-            script_sig,
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[[0u8; 32]]),
-        }],
-        output: vec![TxOut { value: Amount::from_sat(subsidy(height) + fees), script_pubkey: script.clone() }],
-    };
-    let mut block = Block {
-        header: Header {
-            version: Version::from_consensus(0x2000_0000),
-            prev_blockhash: tip.hash,
-            merkle_root: TxMerkleNode::all_zeros(),
-            time,
-            bits: CompactTarget::from_consensus(REGTEST_BITS),
-            nonce: 0,
-        },
-        txdata: std::iter::once(coinbase.clone()).chain(txs.iter().cloned()).collect(),
-    };
-    if let Some(witness_root) = block.witness_root() {
-        let commitment = Block::compute_witness_commitment(&witness_root, &[0u8; 32]);
-        let mut data = vec![0xaa, 0x21, 0xa9, 0xed];
-        data.extend_from_slice(commitment.as_byte_array());
-        let push = PushBytesBuf::try_from(data).expect("36 bytes fit in a push");
-        coinbase.output.push(TxOut {
-            value: Amount::ZERO,
-            script_pubkey: Builder::new().push_opcode(opcodes::all::OP_RETURN).push_slice(push).into_script(),
-        });
-        block.txdata[0] = coinbase;
-    }
-    block.header.merkle_root = block.compute_merkle_root().expect("the block has a coinbase");
-    block
-}
-
-/// The version Core's miner would give the next block.
-fn version_for_next(st: &State) -> i32 {
-    let version_at = |h: u32| {
-        st.active.get(h as usize).and_then(|hash| st.entries.get(hash)).map(|i| i.header.version.to_consensus())
-    };
-    deployments::block_version(&version_at, u32::try_from(st.active.len().saturating_sub(1)).unwrap_or(0))
-}
-
-/// Searches a nonce that meets the target; false after `max_tries`.
-fn grind(block: &mut Block, max_tries: u64) -> bool {
-    let target = block.header.target();
-    let mut tries = 0u64;
-    while block.header.validate_pow(target).is_err() {
-        tries += 1;
-        if tries >= max_tries {
-            return false;
-        }
-        block.header.nonce = block.header.nonce.wrapping_add(1);
-    }
-    true
-}
-
-fn check_header(header: &Header) -> Result<(), BlockError> {
-    if header.bits.to_consensus() != REGTEST_BITS {
-        return Err(BlockError::Invalid("bad-diffbits"));
-    }
-    if header.validate_pow(header.target()).is_err() {
-        return Err(BlockError::Invalid("high-hash"));
-    }
-    Ok(())
-}
-
-/// Checks `block` as the next block at `height`; returns the UTXO changes
-/// and the undo payload.
-fn check_block(
-    st: &State,
-    block: &Block,
-    height: u32,
-    now: u64,
-) -> Result<(Vec<UtxoChange>, Vec<u8>, u64), &'static str> {
-    check_header(&block.header).map_err(|_| "high-hash")?;
-    if !block.check_merkle_root() {
-        return Err("bad-txnmrklroot");
-    }
-    if block.weight().to_wu() > 4_000_000 {
-        return Err("bad-blk-weight");
-    }
-    let Some(first) = block.txdata.first() else { return Err("bad-cb-missing") };
-    if !first.is_coinbase() {
-        return Err("bad-cb-missing");
-    }
-    if block.txdata.iter().skip(1).any(Transaction::is_coinbase) {
-        return Err("bad-cb-multiple");
-    }
-    let prev = block.header.prev_blockhash;
-    if block.header.time <= mtp(st, prev) {
-        return Err("time-too-old");
-    }
-    if u64::from(block.header.time) > now + 2 * 60 * 60 {
-        return Err("time-too-new");
-    }
-    // Core: the coinbase scriptSig begins with `CScript() << nHeight`
-    // (OP_1..OP_16 for small heights, a minimal push otherwise).
-    let expect = Builder::new().push_int(i64::from(height)).into_script();
-    if height > 0 && !first.input[0].script_sig.as_bytes().starts_with(expect.as_bytes()) {
-        return Err("bad-cb-height");
-    }
-    let has_witness = block.txdata.iter().skip(1).any(|tx| tx.input.iter().any(|i| !i.witness.is_empty()));
-    let commitment_present =
-        first.output.iter().any(|o| o.script_pubkey.as_bytes().starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
-    if (has_witness || commitment_present) && !block.check_witness_commitment() {
-        return Err("bad-witness-merkle-match");
-    }
-    let script_sig_len = first.input[0].script_sig.len();
-    if !(2..=100).contains(&script_sig_len) {
-        return Err("bad-cb-length");
-    }
-    for tx in &block.txdata {
-        check_transaction(tx)?;
-    }
-    let mut seen = std::collections::HashSet::new();
-    if !block.txdata.iter().all(|tx| seen.insert(tx.compute_txid())) {
-        return Err("bad-txns-duplicate");
-    }
-    let lock_time_cutoff = mtp(st, prev);
-    if !block.txdata.iter().all(|tx| is_final(tx, height, lock_time_cutoff)) {
-        return Err("bad-txns-nonfinal");
-    }
-    let mut changes = Vec::new();
-    let mut created: HashMap<Vec<u8>, Coin> = HashMap::new();
-    let mut spent = std::collections::HashSet::new();
-    let mut undo = serialize(&VarInt(block.txdata.len() as u64 - 1));
-    let mut fees = 0u64;
-    let mut sigop_cost = 0usize;
-    for (i, tx) in block.txdata.iter().enumerate() {
-        let txid = tx.compute_txid();
-        if i > 0 {
-            let mut value_in = 0u64;
-            let mut spent_outputs = Vec::with_capacity(tx.input.len());
-            undo.extend_from_slice(&serialize(&VarInt(tx.input.len() as u64)));
-            for input in &tx.input {
-                let key = utxo_key(&input.previous_output);
-                if !spent.insert(key.clone()) {
-                    return Err("bad-txns-inputs-missingorspent");
-                }
-                let coin = match created.get(&key) {
-                    Some(c) => c.clone(),
-                    None => st
-                        .store
-                        .utxo(&key)
-                        .ok()
-                        .flatten()
-                        .as_deref()
-                        .and_then(Coin::decode)
-                        .ok_or("bad-txns-inputs-missingorspent")?,
-                };
-                if coin.coinbase && height - coin.height < COINBASE_MATURITY {
-                    return Err("bad-txns-premature-spend-of-coinbase");
-                }
-                if !sequence_lock_met(st, tx, input, coin.height, height, prev) {
-                    return Err("bad-txns-nonfinal");
-                }
-                value_in += coin.txout.value.to_sat();
-                coin.write_undo(&mut undo);
-                spent_outputs.push(coin.txout.clone());
-                created.remove(&key);
-                changes.push(UtxoChange::Spend(key));
-            }
-            let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
-            if value_in < value_out {
-                return Err("bad-txns-in-belowout");
-            }
-            let by_outpoint: HashMap<OutPoint, TxOut> =
-                tx.input.iter().map(|i| i.previous_output).zip(spent_outputs.iter().cloned()).collect();
-            sigop_cost += tx.total_sigop_cost(|op| by_outpoint.get(op).cloned());
-            verify_scripts(tx, &spent_outputs)?;
-            fees += value_in - value_out;
-        }
-        for (vout, out) in tx.output.iter().enumerate() {
-            if out.script_pubkey.is_op_return() {
-                continue;
-            }
-            let op = OutPoint { txid, vout: u32::try_from(vout).unwrap_or(u32::MAX) };
-            let coin = Coin { height, coinbase: i == 0, txout: out.clone() };
-            changes.push(UtxoChange::Add(utxo_key(&op), coin.encode()));
-            created.insert(utxo_key(&op), coin);
-        }
-    }
-    sigop_cost += first.total_sigop_cost(|_| None);
-    if sigop_cost > MAX_BLOCK_SIGOPS_COST {
-        return Err("bad-blk-sigops");
-    }
-    let coinbase_out: u64 = first.output.iter().map(|o| o.value.to_sat()).sum();
-    if coinbase_out > subsidy(height) + fees {
-        return Err("bad-cb-amount");
-    }
-    Ok((changes, undo, fees))
-}
-
-/// Core's context-free `CheckTransaction`.
-fn check_transaction(tx: &Transaction) -> Result<(), &'static str> {
-    if tx.input.is_empty() {
-        return Err("bad-txns-vin-empty");
-    }
-    if tx.output.is_empty() {
-        return Err("bad-txns-vout-empty");
-    }
-    if tx.base_size() * 4 > 4_000_000 {
-        return Err("bad-txns-oversize");
-    }
-    let mut total = 0u64;
-    for out in &tx.output {
-        let v = out.value.to_sat();
-        if v > MAX_MONEY {
-            return Err("bad-txns-vout-toolarge");
-        }
-        total += v;
-        if total > MAX_MONEY {
-            return Err("bad-txns-txouttotal-toolarge");
-        }
-    }
-    let mut prevouts = std::collections::HashSet::new();
-    if !tx.input.iter().all(|i| prevouts.insert(i.previous_output)) {
-        return Err("bad-txns-inputs-duplicate");
-    }
-    if !tx.is_coinbase() && tx.input.iter().any(|i| i.previous_output.is_null()) {
-        return Err("bad-txns-prevout-null");
-    }
-    Ok(())
-}
-
-/// BIP68 relative lock of one input, for a block at `height` whose parent
-/// is `prev` (Core's `CalculateSequenceLocks` and `EvaluateSequenceLocks`).
-fn sequence_lock_met(
-    st: &State,
-    tx: &Transaction,
-    input: &TxIn,
-    coin_height: u32,
-    height: u32,
-    prev: BlockHash,
-) -> bool {
-    const DISABLE: u32 = 1 << 31;
-    const TYPE_TIME: u32 = 1 << 22;
-    const MASK: u32 = 0x0000_ffff;
-    let seq = input.sequence.0;
-    if tx.version.0 < 2 || seq & DISABLE != 0 {
-        return true;
-    }
-    let value = seq & MASK;
-    if seq & TYPE_TIME != 0 {
-        // the median time past of the block before the coin's block
-        let base = coin_height.saturating_sub(1);
-        let base_mtp = st.active.get(base as usize).map_or(0, |h| mtp(st, *h));
-        let min_time = i64::from(base_mtp) + (i64::from(value) << 9) - 1;
-        i64::from(mtp(st, prev)) > min_time
-    } else {
-        let min_height = i64::from(coin_height) + i64::from(value) - 1;
-        i64::from(height) > min_height
-    }
-}
-
-/// Core's `IsFinalTx` against the block's height and the median time past
-/// of its parent (BIP113).
-fn is_final(tx: &Transaction, height: u32, mtp: u32) -> bool {
-    let lock = tx.lock_time.to_consensus_u32();
-    if lock == 0 {
-        return true;
-    }
-    let reached = if lock < 500_000_000 { lock < height } else { lock < mtp };
-    reached || tx.input.iter().all(|i| i.sequence == Sequence::MAX)
-}
-
-/// Runs every input's scripts through Core's own interpreter
-/// (libbitcoinconsensus), with all the rules active on regtest, taproot
-/// included.
-fn verify_scripts(tx: &Transaction, spent: &[TxOut]) -> Result<(), &'static str> {
-    let bytes = serialize(tx);
-    // `Utxo` holds pointers into `spent`, which outlives every call below.
-    let utxos: Vec<bitcoinconsensus::Utxo> = spent
-        .iter()
-        .map(|o| bitcoinconsensus::Utxo {
-            script_pubkey: o.script_pubkey.as_bytes().as_ptr(),
-            script_pubkey_len: u32::try_from(o.script_pubkey.len()).unwrap_or(u32::MAX),
-            value: i64::try_from(o.value.to_sat()).unwrap_or(i64::MAX),
-        })
-        .collect();
-    for (index, out) in spent.iter().enumerate() {
-        bitcoinconsensus::verify_with_flags(
-            out.script_pubkey.as_bytes(),
-            out.value.to_sat(),
-            &bytes,
-            Some(&utxos),
-            index,
-            bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT,
-        )
-        // libbitcoinconsensus does not say which script rule failed.
-        .map_err(|_| "block-script-verify-flag-failed (Script failed)")?;
-    }
-    Ok(())
-}
-
-/// Brings `-txindex` up to the tip (after a crash, or when it was just
-/// switched on). The genesis coinbase is not indexed, as in Core.
-fn sync_txindex(st: &State) -> Result<(), StoreError> {
-    let Some(ix) = &st.txindex else { return Ok(()) };
-    let from = match ix.best()? {
-        Some(best) => st
-            .entries
-            .get(&best)
-            .filter(|i| st.active.get(i.height as usize) == Some(&best))
-            .map_or(1, |i| i.height + 1),
-        None => 1,
-    };
-    for height in from..u32::try_from(st.active.len()).unwrap_or(0) {
-        let info = &st.entries[&st.active[height as usize]];
-        let block: Block = deserialize(&st.store.read_block(&info.store_rec.loc)?).map_err(|_| {
-            StoreError::Corrupt(format!("cannot decode block {} while building the transaction index", info.hash))
-        })?;
-        let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
-        ix.add(&info.hash, &txids)?;
-    }
-    Ok(())
-}
-
-/// The BIP158 basic filter of `block` (Core's `BasicFilterElements`: every
-/// output script and every spent script, without empty and `OP_RETURN`
-/// scripts), the spent scripts taken from its undo data.
-fn basic_filter(block: &Block, undo: &[Vec<Coin>]) -> Option<Vec<u8>> {
-    let mut spent = HashMap::new();
-    for (tx, coins) in block.txdata.iter().skip(1).zip(undo) {
-        for (input, coin) in tx.input.iter().zip(coins) {
-            spent.insert(input.previous_output, coin.txout.script_pubkey.clone());
-        }
-    }
-    bitcoin::bip158::BlockFilter::new_script_filter(block, |op| {
-        spent.get(op).cloned().ok_or(bitcoin::bip158::Error::UtxoMissing(*op))
-    })
-    .ok()
-    .map(|f| f.content)
-}
-
-/// Indexes the filter of a block being connected: header =
-/// dSHA256(dSHA256(filter) || previous header), all zeros before genesis.
-fn index_filter(ix: &FilterIndex, block: &Block, height: u32, undo: &[Vec<Coin>]) -> Result<(), StoreError> {
-    let hash = block.block_hash();
-    let filter = basic_filter(block, undo)
-        .ok_or_else(|| StoreError::Corrupt(format!("cannot compute the block filter of {hash}")))?;
-    let prev = if height == 0 {
-        [0u8; 32]
-    } else {
-        ix.get(&block.header.prev_blockhash)?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("the block filter index lacks the parent of {hash}; restart to rebuild it"))
-            })?
-            .0
-    };
-    let header = bitcoin::bip158::FilterHash::hash(&filter)
-        .filter_header(&bitcoin::bip158::FilterHeader::from_byte_array(prev))
-        .to_byte_array();
-    ix.put(&hash, &header, &filter)
-}
-
-/// Builds the filters of active blocks that have none (first start with
-/// `-blockfilterindex`, or after a crash between a connect and its filter).
-fn sync_filters(st: &State) -> Result<(), StoreError> {
-    let Some(ix) = &st.filters else { return Ok(()) };
-    for (height, hash) in st.active.iter().enumerate() {
-        if ix.get(hash)?.is_some() {
-            continue;
-        }
-        let info = &st.entries[hash];
-        let block: Block = deserialize(&st.store.read_block(&info.store_rec.loc)?).map_err(|_| {
-            StoreError::Corrupt(format!("cannot decode block {hash} while building the block filter index"))
-        })?;
-        let undo = if height == 0 {
-            Vec::new()
-        } else {
-            let bytes = st.store.read_undo(&info.store_rec.loc, &info.header.prev_blockhash)?;
-            parse_undo(&bytes)
-                .ok_or_else(|| StoreError::Corrupt(format!("undo data of block {hash} cannot be parsed")))?
-        };
-        index_filter(ix, &block, info.height, &undo)?;
-    }
-    Ok(())
-}
-
-/// Stores a block that does not extend the tip: block bytes and index
-/// record, no undo data (it has not been connected).
-fn store_side_block(st: &mut State, block: &Block, height: u32) -> Result<(), BlockError> {
-    let hash = block.block_hash();
-    let loc = st.store.write_block_only(&serialize(block)).map_err(|e| BlockError::Store(e.to_string()))?;
-    let mut header = [0u8; 80];
-    header.copy_from_slice(&serialize(&block.header));
-    let rec = IndexRecord { height, n_tx: u32::try_from(block.txdata.len()).unwrap_or(u32::MAX), loc, header };
-    st.store.commit_index(&[(hash, rec.clone())]).map_err(|e| BlockError::Store(e.to_string()))?;
-    st.entries
-        .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });
-    Ok(())
-}
-
-/// Disconnects the tip with its undo data (Core's `DisconnectBlock`).
-/// Missing or unreadable undo data is fatal, as in Core.
-fn disconnect_tip(st: &mut State) -> Result<(), BlockError> {
-    let tip = *st.active.last().expect("the active chain always holds genesis");
-    let info = st.entries[&tip].clone();
-    if info.height == 0 {
-        return Err(BlockError::Invalid("cannot disconnect the genesis block"));
-    }
-    let prev = info.header.prev_blockhash;
-    let block: Block = st
-        .store
-        .read_block(&info.store_rec.loc)
-        .ok()
-        .and_then(|b| deserialize(&b).ok())
-        .ok_or(BlockError::Fatal("Failed to disconnect block."))?;
-    let undo = st
-        .store
-        .read_undo(&info.store_rec.loc, &prev)
-        .ok()
-        .and_then(|u| parse_undo(&u))
-        .filter(|u| u.len() + 1 == block.txdata.len())
-        .ok_or_else(|| {
-            tracing::error!("DisconnectBlock(): failure reading undo data of block {tip}");
-            BlockError::Fatal("Failed to disconnect block.")
-        })?;
-    let mut changes = Vec::new();
-    for (i, tx) in block.txdata.iter().enumerate().rev() {
-        let txid = tx.compute_txid();
-        for (vout, out) in tx.output.iter().enumerate() {
-            if !out.script_pubkey.is_op_return() {
-                let op = OutPoint { txid, vout: u32::try_from(vout).unwrap_or(u32::MAX) };
-                changes.push(UtxoChange::Spend(utxo_key(&op)));
-            }
-        }
-        if i > 0 {
-            for (input, coin) in tx.input.iter().zip(&undo[i - 1]) {
-                changes.push(UtxoChange::Add(utxo_key(&input.previous_output), coin.encode()));
-            }
-        }
-    }
-    st.store.commit_chainstate(&changes, &prev).map_err(|e| BlockError::Store(e.to_string()))?;
-    st.active.pop();
-    st.publish_tip();
-    st.events.send(events::Event::BlockDisconnected { block: std::sync::Arc::new(block), height: info.height });
-    tracing::debug!(target: "validation", "Disconnected block {tip} at height {}", info.height);
-    Ok(())
-}
-
-/// Switches the active chain to end at `new_tip` (Core's
-/// `ActivateBestChain` for one candidate): disconnect back to the fork,
-/// connect the new branch; if a block of it is invalid, go back to the old
-/// branch.
-fn reorg_to(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, BlockError> {
-    let before = *st.active.last().expect("the active chain always holds genesis");
-    st.in_reorg = true;
-    let outcome = reorg_steps(st, new_tip, now);
-    st.in_reorg = false;
-    let after = *st.active.last().expect("the active chain always holds genesis");
-    if after != before {
-        let height = st.entries[&after].height;
-        let initial_download = still_in_ibd(st);
-        st.events.send(events::Event::UpdatedBlockTip { hash: after, height, initial_download });
-    }
-    outcome
-}
-
-fn reorg_steps(st: &mut State, new_tip: BlockHash, now: u64) -> Result<BlockHash, BlockError> {
-    let mut branch = Vec::new();
-    let mut cur = new_tip;
-    while st.active.get(st.entries[&cur].height as usize) != Some(&cur) {
-        branch.push(cur);
-        cur = st.entries[&cur].header.prev_blockhash;
-    }
-    branch.reverse();
-    let fork_height = st.entries[&cur].height as usize;
-    let old: Vec<BlockHash> = st.active[fork_height + 1..].to_vec();
-    tracing::info!(
-        "Reorganizing from {} to {new_tip}: {} blocks out, {} in",
-        st.active.last().map(ToString::to_string).unwrap_or_default(),
-        old.len(),
-        branch.len()
-    );
-    let mut resurrect = Vec::new();
-    while st.active.len() > fork_height + 1 {
-        let gone = *st.active.last().expect("above the fork");
-        if let Some(b) =
-            st.store.read_block(&st.entries[&gone].store_rec.loc).ok().and_then(|b| deserialize::<Block>(&b).ok())
-        {
-            resurrect.push(b);
-        }
-        disconnect_tip(st)?;
-    }
-    let load = |st: &State, h: &BlockHash| -> Result<Block, BlockError> {
-        st.store
-            .read_block(&st.entries[h].store_rec.loc)
-            .ok()
-            .and_then(|b| deserialize(&b).ok())
-            .ok_or(BlockError::Fatal("Failed to read block."))
-    };
-    for (i, h) in branch.iter().enumerate() {
-        let block = load(st, h)?;
-        let height = st.entries[h].height;
-        match check_block(st, &block, height, now) {
-            Ok((changes, undo, _)) => {
-                connect(st, &block, height, changes, undo)?;
-            }
-            Err(reason) => {
-                for bad in &branch[i..] {
-                    st.invalid.insert(*bad);
-                }
-                // back to the old branch
-                while st.active.len() > fork_height + 1 {
-                    disconnect_tip(st)?;
-                }
-                for h in &old {
-                    let block = load(st, h)?;
-                    let height = st.entries[h].height;
-                    let (changes, undo, _) = check_block(st, &block, height, now).map_err(BlockError::Invalid)?;
-                    connect(st, &block, height, changes, undo)?;
-                }
-                return Err(BlockError::Invalid(reason));
-            }
-        }
-    }
-    // transactions of the disconnected blocks go back to the pool when still valid
-    refill_mempool(st, &resurrect, now);
-    Ok(new_tip)
-}
-
-/// Moves to the best valid chain when it has more work than the active one
-/// (Core's `ActivateBestChain`); a candidate found invalid on the way is
-/// marked and the next best is tried.
-fn activate_best(st: &mut State, now: u64) -> Result<(), BlockError> {
-    for _ in 0..64 {
-        let Some(best) = st.best_candidate() else { return Ok(()) };
-        if (st.entries[&best].height as usize) < st.active.len() {
-            return Ok(());
-        }
-        match reorg_to(st, best, now) {
-            Err(BlockError::Invalid(reason)) => tracing::info!("Candidate tip {best} is invalid: {reason}"),
-            other => return other.map(|_| ()),
-        }
-    }
-    Ok(())
-}
-
-/// After blocks were disconnected: their transactions first (oldest block
-/// first), then the pool as it was, each accepted again if still valid
-/// (Core's `MaybeUpdateMempoolForReorg`).
-fn refill_mempool(st: &mut State, disconnected: &[Block], now: u64) {
-    if disconnected.is_empty() {
-        return;
-    }
-    // The pool is rebuilt quietly: only what Core's would announce (and
-    // count in the sequence) is: each disconnected transaction added, each
-    // pooled transaction that no longer fits removed.
-    let pooled: Vec<(Transaction, u64)> = st.mempool.entries().iter().map(|e| (e.tx.clone(), e.time)).collect();
-    st.mempool.set_quiet(true);
-    for (tx, _) in &pooled {
-        st.mempool.remove(&tx.compute_txid(), events::RemovalReason::Reorg);
-    }
-    st.mempool.set_quiet(false);
-    for b in disconnected.iter().rev() {
-        for tx in b.txdata.iter().skip(1) {
-            let _ = accept_locked(st, tx, now, Mode::Reorg);
-        }
-    }
-    for (tx, time) in &pooled {
-        st.mempool.set_quiet(true);
-        let back = accept_locked(st, tx, now, Mode::Reorg).is_ok();
-        st.mempool.set_quiet(false);
-        if back {
-            st.mempool.set_time(&tx.compute_txid(), *time);
-        } else {
-            st.mempool.announce_removed(tx, events::RemovalReason::Reorg);
-        }
-    }
-    limit_mempool_size(st, now);
-}
-
-/// Writes the block and makes it the tip, in the crash-safe order.
-fn connect(
-    st: &mut State,
-    block: &Block,
-    height: u32,
-    changes: Vec<UtxoChange>,
-    undo: Vec<u8>,
-) -> Result<BlockHash, BlockError> {
-    let hash = block.block_hash();
-    let bytes = serialize(block);
-    let prev = block.header.prev_blockhash;
-    let loc = st.store.write_block(&bytes, &undo, &prev).map_err(|e| BlockError::Store(e.to_string()))?;
-    let mut header = [0u8; 80];
-    header.copy_from_slice(&serialize(&block.header));
-    let rec = IndexRecord { height, n_tx: u32::try_from(block.txdata.len()).unwrap_or(u32::MAX), loc, header };
-    st.store.commit_index(&[(hash, rec.clone())]).map_err(|e| BlockError::Store(e.to_string()))?;
-    st.store.commit_chainstate(&changes, &hash).map_err(|e| BlockError::Store(e.to_string()))?;
-    if height > 0 {
-        if let Some(ix) = &st.txindex {
-            // after the chainstate: a crash in between is caught up at start
-            let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
-            ix.add(&hash, &txids).map_err(|e| BlockError::Store(e.to_string()))?;
-        }
-    }
-    if let Some(ix) = &st.filters {
-        // also after the chainstate: a missing filter is rebuilt at start
-        let coins = if height == 0 { Some(Vec::new()) } else { parse_undo(&undo) };
-        let coins = coins.ok_or_else(|| BlockError::Store(format!("undo data of block {hash} cannot be parsed")))?;
-        index_filter(ix, block, height, &coins).map_err(|e| BlockError::Store(e.to_string()))?;
-    }
-    st.entries
-        .insert(hash, BlockInfo { hash, header: block.header, height, n_tx: rec.n_tx, size: loc.size, store_rec: rec });
-    st.active.push(hash);
-    st.publish_tip();
-    st.mempool.remove_for_block(block);
-    let now = clock(&st.mocktime);
-    st.mempool.note_block(now);
-    st.events.send(events::Event::BlockConnected { block: std::sync::Arc::new(block.clone()), height });
-    if !st.in_reorg {
-        let initial_download = still_in_ibd(st);
-        st.events.send(events::Event::UpdatedBlockTip { hash, height, initial_download });
-    }
-    Ok(hash)
 }

@@ -53,7 +53,7 @@ fn events_come_in_cores_order() {
     let dir = std::env::temp_dir().join(format!("ferronode-events-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let chain = Chain::open(&dir, false).unwrap();
+    let chain = Chain::open(&ferronode_chain::ChainConfig::new(&dir), None).unwrap();
     let op_true = ScriptBuf::from_bytes(vec![0x51]);
     let script = Address::p2wsh(&op_true, KnownHrp::Regtest).script_pubkey();
     for _ in 0..101 {

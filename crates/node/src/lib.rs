@@ -332,37 +332,22 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
         let _ = zmq_slot.set(Arc::clone(n));
     }
     init_message("Loading block index…");
-    let net_dir = config.net_dir.clone();
-    let txindex = config.txindex;
-    let filters = config.blockfilterindex;
-    let opened = tokio::task::spawn_blocking(move || chain::Chain::open_with_filters(&net_dir, txindex, filters)).await;
+    let fatal_code = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let chain_config = chain_config(&config);
+    let fatal = fatal_handler(shutdown.requester(), Arc::clone(&fatal_code));
+    let opened = tokio::task::spawn_blocking(move || chain::Chain::open(&chain_config, Some(fatal))).await;
     let mut exit_code = 0;
     let mut net_feed = None;
-    let fatal_code = Arc::new(std::sync::atomic::AtomicU8::new(0));
     match opened {
         Ok(Ok(chain)) => {
             let chain = Arc::new(chain);
-            chain.set_mempool_expiry(config.mempool_expiry_secs);
-            chain.set_max_mempool(config.max_mempool_bytes);
-            if let Some(fee) = config.min_relay_fee {
-                chain.set_min_relay_fee(fee);
-            }
-            let requester = shutdown.requester();
-            let fatal_code = Arc::clone(&fatal_code);
-            chain.set_fatal_handler(Box::new(move |message| {
-                report_init_error(&format!("A fatal internal error occurred, see debug.log for details: {message}"));
-                fatal_code.store(1, std::sync::atomic::Ordering::SeqCst);
-                requester.request();
-            }));
             tracing::info!("Loaded best chain: hashBestChain={} height={}", chain.tip().hash, chain.height());
             if let Some(n) = &notifier {
                 zmq::connect(&chain, n);
             }
-            let mempool_path = config.net_dir.join("mempool.dat");
             if config.persist_mempool {
-                load_mempool(&chain, &mempool_path, config.mempool_expiry_secs);
+                load_mempool(&chain, &config.net_dir.join(MEMPOOL_FILE), config.mempool_expiry_secs);
             }
-            chain.set_mempool_file(mempool_path, config.persist_mempool_v1);
             let _ = slot.set(Arc::clone(&chain));
             init_message("Verifying blocks…");
             // StartNode: P2P once the chain is there, as in Core
@@ -431,6 +416,31 @@ async fn run_servers(config: &NodeConfig, shutdown: Shutdown, log: Option<Arc<lo
 
 /// Core's `LoadMempool`: a missing or damaged file is logged and the node
 /// goes on with an empty pool.
+/// `mempool.dat`, in the network directory.
+const MEMPOOL_FILE: &str = "mempool.dat";
+
+/// The chain's slice of the node's configuration.
+fn chain_config(config: &NodeConfig) -> chain::ChainConfig {
+    let mut c = chain::ChainConfig::new(&config.net_dir).txindex(config.txindex).block_filters(config.blockfilterindex);
+    c.max_mempool_bytes = config.max_mempool_bytes;
+    c.mempool_expiry_secs = config.mempool_expiry_secs;
+    if let Some(fee) = config.min_relay_fee {
+        c.min_relay_fee = fee;
+    }
+    c.mempool_file = Some((config.net_dir.join(MEMPOOL_FILE), config.persist_mempool_v1));
+    c
+}
+
+/// Core's `AbortNode` for the chain: the init-error message, exit code 1,
+/// and a shutdown request.
+fn fatal_handler(requester: ShutdownRequester, fatal_code: Arc<std::sync::atomic::AtomicU8>) -> chain::FatalHandler {
+    Box::new(move |message| {
+        report_init_error(&format!("A fatal internal error occurred, see debug.log for details: {message}"));
+        fatal_code.store(1, std::sync::atomic::Ordering::SeqCst);
+        requester.request();
+    })
+}
+
 fn load_mempool(chain: &chain::Chain, path: &std::path::Path, expiry_secs: u64) {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,

@@ -1,7 +1,8 @@
 //! The mempool: the pool itself ([`Mempool`], in `pool.rs`) and
 //! `mempool.dat` ([`file`]). Acceptance, which needs the UTXO set and the
-//! tip, is the chain's (`Chain::accept`, in the crate root).
+//! tip, is in `accept.rs` (called through `Chain::accept`).
 
+pub(crate) mod accept;
 pub mod file;
 mod pool;
 

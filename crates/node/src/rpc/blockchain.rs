@@ -581,7 +581,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir is writable");
         let slot = ChainSlot::default();
-        let opened = Chain::open(&dir, false).expect("a fresh chain opens");
+        let opened = Chain::open(&crate::chain::ChainConfig::new(&dir), None).expect("a fresh chain opens");
         slot.set(std::sync::Arc::new(opened)).expect("the slot is empty");
         assert_eq!(getblockcount(&slot, &[]).unwrap(), json!(0));
         let genesis = getbestblockhash(&slot, &[]).unwrap();
