@@ -129,6 +129,7 @@ pub enum RawBlock {
 
 /// Why a block was refused, in Core's words (`high-hash`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BlockError {
     /// A consensus rule is broken.
     #[error("{0}")]
@@ -139,8 +140,8 @@ pub enum BlockError {
     /// Its parent is unknown.
     #[error("prev-blk-not-found")]
     Orphan,
-    /// Valid as far as checked, but not on the active tip (reorganisations
-    /// are not supported yet).
+    /// Valid as far as checked and stored, but on a branch with no more
+    /// work than the active chain, so not connected.
     #[error("inconclusive")]
     SideChain,
     /// Writing it failed.

@@ -133,6 +133,7 @@ impl FilterIndex {
 
 /// Errors of the block store. Messages are what init errors show.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// File system trouble.
     #[error("{0}")]

@@ -61,7 +61,7 @@ impl ChainAccess for ChainBridge {
             Err(BlockError::Duplicate) => Submitted::Known,
             Err(BlockError::Orphan) => Submitted::Orphan,
             Err(BlockError::Invalid(r)) => Submitted::Invalid(r.to_owned()),
-            Err(e @ (BlockError::Store(_) | BlockError::Fatal(_))) => Submitted::Failed(e.to_string()),
+            Err(e) => Submitted::Failed(e.to_string()),
         }
     }
 
