@@ -157,19 +157,16 @@ fn immutable(response: Response, tag: &str) -> Response {
     }
 }
 
+/// Lowercase hex, by `bitcoin_hashes`' encoder (the workspace's one codec).
 fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    use bitcoin_hashes::hex::DisplayHex as _;
+    bytes.to_lower_hex_string()
 }
 
+/// Bytes from hex of even length, digits of either case (Core's `IsHex`).
 fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    use bitcoin_hashes::hex::FromHex as _;
+    Vec::<u8>::from_hex(text).ok()
 }
 
 fn is_hash(text: &str) -> bool {
@@ -965,5 +962,7 @@ mod tests {
         assert_eq!(from_hex(&to_hex(&[0, 1, 0xab, 0xff])).unwrap(), [0, 1, 0xab, 0xff]);
         assert!(from_hex("abc").is_none());
         assert!(from_hex("zz").is_none());
+        assert!(from_hex("+f").is_none(), "a sign is not a hex digit");
+        assert_eq!(from_hex("ABcd").unwrap(), [0xab, 0xcd]);
     }
 }
